@@ -1,0 +1,103 @@
+"""One self-describing, code-free checkpoint file per model.
+
+The file is a plain dict of tensors, strings and numbers, read back with
+`torch.load(weights_only=True)`: a model file can never run code when it is loaded.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .models import AudioClassifier, build_model
+
+FORMAT = "degram-checkpoint"
+VERSION = 1
+REQUIRED = ("format", "version", "model", "config", "num_classes", "labels", "sample_rate",
+            "state_dict", "meta")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message starts with the file's path."""
+
+
+def atomic_save(obj, path: str | Path) -> None:
+    """torch.save through a temporary file and a rename, so a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path: str | Path, model: AudioClassifier, labels: list[str],
+                    meta: dict | None = None) -> None:
+    labels = [str(label) for label in labels]
+    if len(labels) != model.num_classes:
+        raise ValueError(f"{len(labels)} labels for a model with {model.num_classes} classes")
+    atomic_save({
+        "format": FORMAT,
+        "version": VERSION,
+        "model": model.name,
+        "config": model.config,
+        "num_classes": model.num_classes,
+        "labels": labels,
+        "sample_rate": model.sample_rate,
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "meta": dict(meta or {}),
+    }, path)
+
+
+def safe_load(path: str | Path, map_location="cpu"):
+    """torch.load(weights_only=True) with errors that name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        # weights_only refuses any global it does not know: that is a file that would run
+        # code (or load arbitrary objects) if unpickled normally.
+        first = str(error).strip().splitlines()[0] if str(error).strip() else "refused"
+        raise CheckpointError(f"{path}: refused, it is not a plain-weights file and loading it "
+                              f"could run code ({first})") from None
+    except Exception as error:
+        raise CheckpointError(f"{path}: not a readable checkpoint "
+                              f"({type(error).__name__}: {error})") from None
+
+
+def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    """The checkpoint's dict, with its format checked."""
+    data = safe_load(path, map_location)
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a degram checkpoint (no '{FORMAT}' format tag)")
+    if data.get("version") != VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {data.get('version')} is not "
+                              f"supported (this degram reads version {VERSION})")
+    missing = [key for key in REQUIRED if key not in data]
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint lacks {missing}")
+    return data
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> AudioClassifier:
+    """A ready model in eval mode, with `.labels` and `.meta` from the file."""
+    data = load_checkpoint(path)
+    try:
+        model = build_model(data["model"], data["num_classes"], **data["config"])
+        model.load_state_dict(data["state_dict"])
+    except (ValueError, RuntimeError, TypeError) as error:
+        raise CheckpointError(f"{path}: weights do not fit model {data['model']!r} ({error})") from None
+    model.labels = list(data["labels"])
+    model.meta = data["meta"]
+    return model.to(device).eval()

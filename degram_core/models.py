@@ -1,0 +1,94 @@
+"""Whole networks and their registry: front end -> SpecAugment -> CNN -> pooling -> fc.
+
+`build_model("degram-resnet18", num_classes=10)`; names are "<front end>-<backbone>", plus
+"degramnet" for the paper's full model (DEGram + ECA-ResNet).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+
+from .augment import SpecAugment
+from .backbones import BACKBONES, build_backbone
+from .frontend import Frontend, FrontendConfig
+
+ALIASES = {"degramnet": "degram-ecaresnet"}
+
+
+@dataclass
+class ModelConfig(FrontendConfig):
+    """Everything a checkpoint needs to rebuild a model; overridable by keyword."""
+
+    freq_masks: int = 2
+    freq_fraction: float = 0.125
+    time_masks: int = 2
+    time_frames: int = 40
+    dropout: float = 0.0  # before the classifier; the paper uses none
+
+
+class AudioClassifier(nn.Module):
+    """Waveform (B, N) at 16 kHz -> class logits (B, C)."""
+
+    def __init__(self, name: str, num_classes: int, cfg: ModelConfig):
+        super().__init__()
+        kind, backbone = split_name(name)
+        self.name, self.num_classes, self.cfg = name, num_classes, cfg
+        self.sample_rate = cfg.sample_rate
+        self.frontend = Frontend(kind, cfg)
+        self.specaugment = SpecAugment(cfg.freq_masks, cfg.freq_fraction,
+                                       cfg.time_masks, cfg.time_frames)
+        self.backbone = build_backbone(backbone)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.fc = nn.Linear(self.backbone.out_features, num_classes)
+
+    @property
+    def config(self) -> dict:
+        return asdict(self.cfg)
+
+    def embed(self, wave: torch.Tensor) -> torch.Tensor:
+        """(B, N) -> pooled embedding (B, D), the input of the classifier."""
+        x = self.specaugment(self.frontend(wave))  # (B, T, F)
+        return self.backbone(x.unsqueeze(1))  # (B, 1, T, F) -> (B, D)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.dropout(self.embed(wave)))  # (B, C)
+
+    @torch.no_grad()
+    def representations(self, wave: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every stage of the front end for one batch, for pictures and inspection."""
+        frontend = self.frontend
+        out = {"spectrogram": Frontend("spectrogram", frontend.cfg).to(wave.device)(wave)}
+        base = frontend.base(wave)
+        if frontend.sincgram is not None:
+            out["sincgram"] = base  # (B, T, M)
+        if frontend.delayer is not None:
+            out["freq_attention"], out["time_attention"] = frontend.delayer.attention(base)
+        out["output"] = frontend.delayer(base) if frontend.delayer is not None else base
+        return out
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """'degram-resnet18' -> ('degram', 'resnet18')."""
+    full = ALIASES.get(name, name)
+    kind, _, backbone = full.partition("-")
+    if kind not in Frontend.KINDS or backbone not in BACKBONES:
+        raise ValueError(f"unknown model {name!r}; choose from {list_models()}")
+    return kind, backbone
+
+
+def list_models() -> list[str]:
+    return sorted(ALIASES) + [f"{kind}-{backbone}" for kind in Frontend.KINDS
+                              for backbone in BACKBONES]
+
+
+def build_model(name: str, num_classes: int, **overrides) -> AudioClassifier:
+    """A freshly initialised model; `overrides` set any ModelConfig field."""
+    known = {f.name for f in fields(ModelConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown model option(s) {unknown}; known: {sorted(known)}")
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    return AudioClassifier(name, num_classes, ModelConfig(**overrides))
