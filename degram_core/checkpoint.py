@@ -66,11 +66,14 @@ def safe_load(path: str | Path, map_location="cpu"):
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
-        # weights_only refuses any global it does not know: that is a file that would run
-        # code (or load arbitrary objects) if unpickled normally.
-        first = str(error).strip().splitlines()[0] if str(error).strip() else "refused"
-        raise CheckpointError(f"{path}: refused, it is not a plain-weights file and loading it "
-                              f"could run code ({first})") from None
+        # weights_only refuses every global it does not know: such a file would import and
+        # call arbitrary code (os.system, ...) if unpickled the ordinary way.
+        globals_named = [line.strip() for line in str(error).splitlines() if "GLOBAL" in line]
+        if globals_named:
+            raise CheckpointError(f"{path}: refused, loading it could run code "
+                                  f"({globals_named[0]})") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint (corrupt or not a torch "
+                              f"file)") from None
     except Exception as error:
         raise CheckpointError(f"{path}: not a readable checkpoint "
                               f"({type(error).__name__}: {error})") from None

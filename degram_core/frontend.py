@@ -28,16 +28,19 @@ class FrontendConfig:
     reduction: float = 0.0625  # c, TF-DELayer frequency bottleneck
     time_kernel: int = 5  # TF-DELayer Conv1D over time; odd so T is kept
     aggregation: str = "max"  # "max" or "mean" of the two attended maps
-    eps: float = 1e-6  # floor of the log compression
+    eps: float = 1e-6  # absolute floor of the log compression
+    top_db: float = 80.0  # relative floor: nothing below the clip's peak minus this (dB)
 
 
-def log_normalize(x: torch.Tensor, eps: float) -> torch.Tensor:
+def log_normalize(x: torch.Tensor, eps: float, top_db: float) -> torch.Tensor:
     """Log compression then a per-clip z-score: (B, T, F) -> (B, T, F).
 
     Per clip, not dataset statistics, so a model works at any input gain and needs no
-    statistics file beside it.
+    statistics file beside it. The floor relative to the clip's peak keeps empty bands (audio
+    recorded at 8 kHz has nothing above 4 kHz) from dominating the normalisation.
     """
-    x = torch.log(x + eps)
+    peak = x.amax(dim=(1, 2), keepdim=True)
+    x = torch.log(torch.maximum(x + eps, peak * 10 ** (-top_db / 20)))
     mean = x.mean(dim=(1, 2), keepdim=True)
     std = x.std(dim=(1, 2), keepdim=True, unbiased=False)
     return (x - mean) / (std + 1e-5)
@@ -111,10 +114,15 @@ class SincGram(nn.Module):
     def widths_hz(self) -> torch.Tensor:
         return self.min_width + self.nyquist * F.softplus(self.width_raw)  # (M,)
 
-    def filters(self) -> torch.Tensor:
-        """The filter matrix W(a, b): (F, M)."""
-        ratio = (self.bin_hz[:, None] - self.centres_hz[None, :]) / self.widths_hz[None, :]
+    def response(self, freqs_hz: torch.Tensor) -> torch.Tensor:
+        """g(f; a, b, n) of Eq. 1 at frequencies (K,) or (K, M): (K, M)."""
+        freqs = freqs_hz if freqs_hz.dim() == 2 else freqs_hz[:, None]
+        ratio = (freqs - self.centres_hz[None, :]) / self.widths_hz[None, :]
         return torch.rsqrt(1.0 + ratio.pow(2 * self.cfg.order))
+
+    def filters(self) -> torch.Tensor:
+        """The filter matrix W(a, b): (F, M), one column per filter."""
+        return self.response(self.bin_hz)
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:
         return spec @ self.filters()  # (B, T, F) @ (F, M) -> (B, T, M)
@@ -175,7 +183,7 @@ class Frontend(nn.Module):
         spec = self.stft(wave)  # (B, T, 257)
         if self.sincgram is not None:
             spec = self.sincgram(spec)  # (B, T, M)
-        return log_normalize(spec, self.cfg.eps)
+        return log_normalize(spec, self.cfg.eps, self.cfg.top_db)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         s = self.base(wave)

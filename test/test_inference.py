@@ -1,0 +1,95 @@
+"""Classifier on files and streams, with a model trained on synthetic audio (conftest)."""
+import numpy as np
+import pytest
+import soundfile
+import soxr
+
+from degram_core import AudioError, Classifier, load_audio
+from synthetic import LABELS, make_clip
+
+
+@pytest.fixture(scope="module")
+def classifier(trained_checkpoint):
+    return Classifier(trained_checkpoint, device="auto")
+
+
+def test_loaded_classifier_knows_its_labels(classifier):
+    assert classifier.labels == LABELS and classifier.sample_rate == 16000
+    assert classifier.device.type in ("cpu", "cuda")
+
+
+@pytest.mark.parametrize("label", LABELS)
+def test_same_label_at_8_16_and_44k(classifier, label):
+    clip = make_clip(label, 2.0, rate=44100, seed=7)
+    answers = {}
+    for rate in (8000, 16000, 44100):
+        wave = soxr.resample(clip, 44100, rate) if rate != 44100 else clip
+        answers[rate] = classifier.predict(wave, rate).label
+    assert set(answers.values()) == {label}, answers
+
+
+def test_any_length_and_multichannel(classifier):
+    mono = make_clip("high", 0.05, seed=1)  # shorter than one STFT window
+    assert classifier.predict(mono, 16000, top_k=2).top[0][0] in LABELS
+    stereo = np.stack([make_clip("low", 1.5, seed=2), make_clip("low", 1.5, seed=3)], axis=1)
+    prediction = classifier.predict(stereo, 16000, top_k=3)
+    assert prediction.label == "low"
+    assert len(prediction.top) == 3 and abs(prediction.probs.sum() - 1) < 1e-5
+    assert [p for _, p in prediction.top] == sorted((p for _, p in prediction.top), reverse=True)
+
+
+def test_bad_waveforms_are_refused(classifier):
+    with pytest.raises(AudioError, match="empty"):
+        classifier.predict(np.zeros(0, np.float32), 16000)
+    with pytest.raises(AudioError, match="NaN"):
+        classifier.predict(np.array([0.0, np.nan] * 800, np.float32), 16000)
+
+
+def test_predict_from_decoded_file(classifier, tmp_path):
+    path = tmp_path / "clip.flac"
+    soundfile.write(path, make_clip("noise", 1.2, rate=22050, seed=4), 22050)
+    assert classifier.predict(load_audio(path), 16000).label == "noise"
+    with pytest.raises(AudioError, match="missing.wav"):
+        load_audio(tmp_path / "missing.wav")
+
+
+def scene(rate: int = 16000) -> np.ndarray:
+    """low, then noise, then high: 4.5 s."""
+    return np.concatenate([make_clip(label, 1.5, rate=rate, seed=i)
+                           for i, label in enumerate(["low", "noise", "high"])])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_stream_in_random_chunks_equals_one_call(classifier, seed):
+    clip = scene()
+    whole = classifier.predict_windows(clip, 16000, window_s=1.0, hop_s=0.25)
+    rng = np.random.default_rng(seed)
+    stream = classifier.stream(window_s=1.0, hop_s=0.25)
+    streamed, position = [], 0
+    while position < len(clip):
+        size = int(rng.integers(1, 6000))
+        streamed += stream.feed(clip[position:position + size], 16000)
+        position += size
+    assert len(whole) == len(streamed) == 1 + (len(clip) - 16000) // 4000
+    for a, b in zip(whole, streamed):
+        assert (a.start_s, a.end_s) == (b.start_s, b.end_s)
+        assert a.prediction.label == b.prediction.label
+        np.testing.assert_allclose(a.prediction.probs, b.prediction.probs, atol=1e-5)
+    # the scene's segments are recognised where they are
+    assert whole[0].prediction.label == "low" and whole[-1].prediction.label == "high"
+    assert whole[len(whole) // 2].prediction.label == "noise"
+    assert len(stream.buffer) < 16000 + 6000  # only what future windows need is kept
+
+
+def test_stream_resamples_other_rates_and_refuses_a_rate_change(classifier):
+    clip = scene(rate=44100)
+    stream = classifier.stream(window_s=1.0, hop_s=0.5)
+    results = []
+    for start in range(0, len(clip), 1234):
+        results += stream.feed(clip[start:start + 1234], 44100)
+    assert [r.start_s for r in results] == [0.5 * i for i in range(len(results))]
+    assert results[0].prediction.label == "low" and results[-1].prediction.label == "high"
+    with pytest.raises(AudioError, match="rate changed"):
+        stream.feed(clip[:100], 16000)
+    stream.reset()
+    assert stream.feed(scene()[:16000], 16000)[0].start_s == 0.0
