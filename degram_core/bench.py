@@ -76,12 +76,11 @@ def format_table(rows: list[Row], reference: str = "spectrogram-resnet18",
         cells = " | ".join(f"{row.latency_ms[d]:.1f}" for d in durations)
         lines.append(f"| {row.model} | {row.threads} | {cells} | {row.gflops_per_s:.2f} |")
     by_key = {(r.model, r.threads): r for r in rows}
-    lines.append("")
-    lines.append(f"ratio {candidate} / {reference} (latency per length; FLOPs):")
-    for n in sorted({r.threads for r in rows}):
-        ref, cand = by_key.get((reference, n)), by_key.get((candidate, n))
-        if ref is None or cand is None:
-            continue
+    pairs = [(n, by_key[reference, n], by_key[candidate, n]) for n in sorted({r.threads for r in rows})
+             if (reference, n) in by_key and (candidate, n) in by_key]
+    if pairs:
+        lines += ["", f"ratio {candidate} / {reference} (latency per length; FLOPs):"]
+    for n, ref, cand in pairs:
         ratios = "  ".join(f"{d:g} s: {cand.latency_ms[d] / ref.latency_ms[d]:.2f}" for d in durations)
         lines.append(f"  {n} thread(s): {ratios}  FLOPs: {cand.gflops_per_s / ref.gflops_per_s:.2f}")
     return "\n".join(lines)
