@@ -1,4 +1,6 @@
-"""Latency and FLOPs of the paper's Table 8 / Fig. 6 on this machine."""
+"""Latency and FLOPs of the paper's Table 8 / Fig. 6 on this machine.
+
+Models are prepared exactly as `Classifier` prepares them for the nodes (eval, channels-last)."""
 from __future__ import annotations
 
 import statistics
@@ -8,6 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from .inference import ready_for_inference
 from .models import build_model
 
 MODELS = ("spectrogram-resnet18", "degram-resnet18", "spectrogram-resnet34")
@@ -51,7 +54,7 @@ def run(models=MODELS, durations=DURATIONS, threads=THREADS, repeats: int = 25,
     try:
         for name in models:
             torch.manual_seed(0)
-            model = build_model(name, NUM_CLASSES).eval()
+            model = ready_for_inference(build_model(name, NUM_CLASSES), torch.device("cpu"))
             flops = gflops_per_second(model)
             for n in threads:
                 torch.set_num_threads(n)

@@ -20,6 +20,18 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
     return torch.device(device)
 
 
+def ready_for_inference(model: AudioClassifier, device: torch.device) -> AudioClassifier:
+    """Eval mode on `device`; on CPU, channels-last weights.
+
+    At batch 1 most of ResNet's convolutions otherwise fall to a slow generic kernel:
+    channels-last measured 1.4-1.8x faster on these 2-core machines (degram bench).
+    """
+    model = model.to(device).eval()
+    if device.type == "cpu":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
 @dataclass
 class Prediction:
     top: list[tuple[str, float]]  # best first
@@ -44,7 +56,7 @@ class Classifier:
                  labels: list[str] | None = None):
         self.device = pick_device(device)
         model = checkpoint if isinstance(checkpoint, AudioClassifier) else load_model(checkpoint)
-        self.model = model.to(self.device).eval()
+        self.model = ready_for_inference(model, self.device)
         self.labels = list(labels or getattr(model, "labels", None)
                            or [str(i) for i in range(model.num_classes)])
         self.sample_rate = model.sample_rate
