@@ -1,0 +1,282 @@
+"""Data: manifests, the dataset that reads them, the paper's batching and balanced epochs.
+
+A manifest is a CSV with a header: `path,label` and optionally `split`, `fold`, `speaker`,
+`duration`. Relative paths are relative to the manifest's folder.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .audio import SAMPLE_RATE, AudioError, load_audio
+
+log = logging.getLogger(__name__)
+COLUMNS = ("path", "label", "split", "fold", "speaker", "duration")
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".opus"}
+
+
+@dataclass
+class Item:
+    path: str
+    label: str
+    split: str = ""
+    fold: str = ""
+    speaker: str = ""
+    duration: str = ""
+
+
+def write_manifest(path: str | Path, items: list[Item]) -> None:
+    """Audio paths are written relative to the manifest's folder, so a dataset folder can
+    move together with its manifest."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    base = path.parent.resolve()
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(COLUMNS)
+        for item in items:
+            relative = os.path.relpath(Path(item.path).resolve(), base)
+            writer.writerow([relative] + [getattr(item, c) for c in COLUMNS[1:]])
+
+
+def read_manifest(path: str | Path) -> list[Item]:
+    """Items with absolute paths."""
+    path = Path(path)
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or not {"path", "label"} <= set(reader.fieldnames):
+            raise ValueError(f"{path}: a manifest needs 'path' and 'label' columns")
+        items = []
+        for row in reader:
+            audio = Path(row["path"])
+            if not audio.is_absolute():
+                audio = (path.parent / audio).resolve()
+            items.append(Item(**{c: (row.get(c) or "") for c in COLUMNS if c != "path"},
+                              path=str(audio)))
+    return items
+
+
+def select(items: list[Item], split: str | None = None, folds=None, exclude_folds=None) -> list[Item]:
+    """Items of one split and/or of some folds (fold numbers as strings or ints)."""
+    out = items
+    if split:
+        out = [i for i in out if i.split == split]
+    if folds is not None:
+        wanted = {str(f) for f in folds}
+        out = [i for i in out if i.fold in wanted]
+    if exclude_folds is not None:
+        unwanted = {str(f) for f in exclude_folds}
+        out = [i for i in out if i.fold not in unwanted]
+    return out
+
+
+# --- builders: one per dataset layout ------------------------------------------------------
+
+def from_folder(root: str | Path) -> list[Item]:
+    """root/<class>/**/<audio file>: the label is the class folder's name."""
+    root = Path(root)
+    items = [Item(str(p), p.relative_to(root).parts[0]) for p in sorted(root.rglob("*"))
+             if p.suffix.lower() in AUDIO_SUFFIXES and len(p.relative_to(root).parts) > 1]
+    if not items:
+        raise ValueError(f"{root}: no audio files in class sub-folders")
+    return items
+
+
+def from_esc(root: str | Path, esc10_only: bool = False) -> list[Item]:
+    """ESC-50 or ESC-10: root/audio/*.wav with root/meta/esc50.csv (or esc10.csv); the
+    official 5 folds go into `fold` (never split a fold across train and test)."""
+    root = Path(root)
+    meta = next((root / "meta" / name for name in ("esc50.csv", "esc10.csv")
+                 if (root / "meta" / name).is_file()), None)
+    if meta is None:
+        raise ValueError(f"{root}: no meta/esc50.csv or meta/esc10.csv")
+    with open(meta, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if esc10_only:
+        rows = [r for r in rows if r.get("esc10") == "True"]
+    return [Item(str(root / "audio" / r["filename"]), r["category"], fold=r["fold"]) for r in rows]
+
+
+FSDD_NAME = re.compile(r"^(\d+)_([A-Za-z]+)_(\d+)\.wav$")
+
+
+def from_fsdd(root: str | Path, label: str = "speaker") -> list[Item]:
+    """Free Spoken Digit Dataset files `{digit}_{speaker}_{take}.wav`; official split: takes
+    0-4 are test, the rest train."""
+    if label not in ("speaker", "digit"):
+        raise ValueError(f"label must be 'speaker' or 'digit', got {label!r}")
+    root = Path(root)
+    items = []
+    for path in sorted(root.rglob("*.wav")):
+        match = FSDD_NAME.match(path.name)
+        if not match:
+            continue
+        digit, speaker, take = match.groups()
+        items.append(Item(str(path), speaker if label == "speaker" else digit,
+                          split="test" if int(take) < 5 else "train", speaker=speaker))
+    if not items:
+        raise ValueError(f"{root}: no FSDD files named <digit>_<speaker>_<take>.wav")
+    return items
+
+
+def from_vggsound(csv_path: str | Path, audio_dir: str | Path) -> list[Item]:
+    """VGGSound's vggsound.csv (youtube id, start second, label, train/test) and a folder of
+    audio extracted as `<id>_<start>.<ext>` (start as written, or zero-padded to 6 digits)."""
+    audio_dir = Path(audio_dir)
+    present = {p.stem: p for p in audio_dir.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES}
+    items, missing = [], 0
+    with open(csv_path, newline="") as f:
+        for row in csv.reader(f):
+            if len(row) < 4:
+                continue
+            video, start, label, split = (c.strip() for c in row[:4])
+            path = present.get(f"{video}_{start}") or present.get(f"{video}_{int(start):06d}")
+            if path is None:
+                missing += 1
+                continue
+            items.append(Item(str(path), label, split=split))
+    if missing:
+        log.warning("vggsound: %d clips listed in %s have no audio in %s", missing, csv_path, audio_dir)
+    return items
+
+
+def from_voxceleb1(iden_split: str | Path, wav_root: str | Path) -> list[Item]:
+    """VoxCeleb1 identification: iden_split.txt lines `<1|2|3> id10001/<video>/00001.wav`
+    (1 train, 2 validation, 3 test); the label is the speaker id."""
+    names = {"1": "train", "2": "val", "3": "test"}
+    items = []
+    with open(iden_split) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) != 2:
+                continue
+            split, rel = parts
+            speaker = rel.split("/")[0]
+            items.append(Item(str(Path(wav_root) / rel), speaker, split=names.get(split, split),
+                              speaker=speaker))
+    return items
+
+
+# --- the dataset -------------------------------------------------------------------------
+
+class AudioDataset(torch.utils.data.Dataset):
+    """Decoded mono 16 kHz clips with integer targets; a clip that cannot be read is logged
+    once with its path and yields None (the collate function drops it)."""
+
+    def __init__(self, items: list[Item], labels: list[str] | None = None, cache: bool = True,
+                 sample_rate: int = SAMPLE_RATE):
+        self.items = items
+        self.labels = labels or sorted({i.label for i in items})
+        self.index = {label: n for n, label in enumerate(self.labels)}
+        unknown = sorted({i.label for i in items} - set(self.index))
+        if unknown:
+            raise ValueError(f"labels {unknown} are not among the model's {self.labels}")
+        self.targets = [self.index[i.label] for i in items]
+        self.sample_rate, self.cache = sample_rate, cache
+        self._audio: dict[int, np.ndarray] = {}
+        self.bad: dict[str, str] = {}  # path -> why
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def audio(self, index: int) -> np.ndarray | None:
+        if index in self._audio:
+            return self._audio[index]
+        path = self.items[index].path
+        if path in self.bad:
+            return None
+        try:
+            wave = load_audio(path, self.sample_rate)
+        except AudioError as error:
+            self.bad[path] = str(error)
+            log.warning("skipping unreadable clip: %s", error)
+            return None
+        if self.cache:
+            self._audio[index] = wave
+        return wave
+
+    def __getitem__(self, index: int):
+        wave = self.audio(index)
+        return None if wave is None else (wave, self.targets[index])
+
+
+def fit_length(wave: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
+    """Tile a short clip, randomly cut a long one: (N,) -> (length,)."""
+    if len(wave) < length:
+        wave = np.tile(wave, math.ceil(length / len(wave)))
+    start = int(rng.integers(0, len(wave) - length + 1))
+    return wave[start:start + length]
+
+
+def add_noise(wave: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    """White Gaussian noise at `snr_db` relative to the clip's own power."""
+    power = float(np.mean(wave.astype(np.float64) ** 2))
+    noise = rng.standard_normal(len(wave)) * math.sqrt(max(power, 1e-12) / 10 ** (snr_db / 10))
+    return (wave + noise).astype(np.float32)
+
+
+@dataclass
+class RandomLengthCollate:
+    """The paper's batches: one random length in [min_s, max_s] per batch, clips tiled or cut
+    to it; optional noise at a chosen SNR. Unreadable clips (None) are dropped."""
+
+    min_s: float = 4.0
+    max_s: float = 6.0
+    snr_db: float | None = None
+    sample_rate: int = SAMPLE_RATE
+    seed: int = 0
+    _calls: int = field(default=0, repr=False)
+
+    def __call__(self, batch):
+        batch = [b for b in batch if b is not None]
+        if not batch:
+            return None
+        # Derived from (seed, call count) so a resumed run replays the same crops.
+        rng = np.random.default_rng([self.seed, self._calls])
+        self._calls += 1
+        length = int(rng.uniform(self.min_s, self.max_s) * self.sample_rate)
+        waves = []
+        for wave, _ in batch:
+            wave = fit_length(wave, length, rng)
+            if self.snr_db is not None:
+                wave = add_noise(wave, self.snr_db, rng)
+            waves.append(wave)
+        targets = torch.tensor([t for _, t in batch])
+        return torch.from_numpy(np.stack(waves)), targets  # (B, N), (B,)
+
+
+class BalancedSampler(torch.utils.data.Sampler):
+    """Each epoch under-samples every class to the smallest class's size, without
+    replacement, and shuffles; with several processes each takes an equal share."""
+
+    def __init__(self, targets: list[int], seed: int = 0, rank: int = 0, world_size: int = 1):
+        self.targets = np.asarray(targets)
+        self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.classes = np.unique(self.targets)
+        self.per_class = min(int((self.targets == c).sum()) for c in self.classes)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def indices(self) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        chosen = [rng.choice(np.flatnonzero(self.targets == c), self.per_class, replace=False)
+                  for c in self.classes]
+        everything = rng.permutation(np.concatenate(chosen))
+        usable = len(everything) - len(everything) % self.world_size
+        return everything[:usable][self.rank::self.world_size]
+
+    def __iter__(self):
+        return iter(self.indices().tolist())
+
+    def __len__(self) -> int:
+        return self.per_class * len(self.classes) // self.world_size

@@ -1,0 +1,235 @@
+"""The training loop of Sec. 3.3: Adam, plateau schedule, early stopping, balanced epochs,
+random-length batches, resumable, and data-parallel under torchrun (gloo or NCCL)."""
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import yaml
+from tqdm import tqdm
+
+from .checkpoint import atomic_save, load_checkpoint, save_checkpoint
+from .data import AudioDataset, BalancedSampler, RandomLengthCollate, read_manifest, select
+from .evaluate import predict_dataset
+from .models import build_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    model: str = "degram-resnet18"
+    model_options: dict = field(default_factory=dict)  # any ModelConfig field
+    train_manifest: str = ""
+    val_manifest: str = ""  # empty: the training manifest
+    train_split: str | None = "train"  # None: every row (minus the validation fold)
+    val_split: str | None = "val"
+    val_fold: int | None = None  # cross-validation: this fold validates, the others train
+    out_dir: str = "runs/default"
+    epochs: int = 100  # at most; early stopping usually ends sooner
+    batch_size: int = 64
+    lr: float = 3e-4
+    frontend_lr_scale: float = 1.0  # SincGram centres/widths learn at lr * this
+    lr_patience: int = 7  # epochs without validation improvement before lr / 10
+    lr_factor: float = 0.1
+    early_stop: int = 10  # epochs without improvement before stopping
+    min_seconds: float = 4.0  # each batch gets a random length in [min, max]
+    max_seconds: float = 6.0
+    balanced: bool = True  # under-sample larger classes each epoch
+    train_snr_db: float | None = None  # additive noise while training
+    steps_per_epoch: int | None = None  # cap, to fit a budget
+    seed: int = 0
+    threads: int | None = None  # torch intra-op threads
+    tensorboard: bool = True
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, overrides: dict | None = None) -> "TrainConfig":
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+        data.update(overrides or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{path}: unknown training option(s) {unknown}")
+        return cls(**data)  # relative paths are relative to the current folder
+
+
+def split_items(cfg: TrainConfig):
+    items = read_manifest(cfg.train_manifest)
+    val_items = read_manifest(cfg.val_manifest) if cfg.val_manifest else items
+    if cfg.val_fold is not None:
+        return (select(items, exclude_folds=[cfg.val_fold]),
+                select(val_items, folds=[cfg.val_fold]))
+    return select(items, split=cfg.train_split), select(val_items, split=cfg.val_split)
+
+
+class Logger:
+    """CSV (always) and TensorBoard (when installed and asked for) logs, on rank 0 only."""
+
+    def __init__(self, out_dir: Path, tensorboard: bool, enabled: bool):
+        self.enabled, self.csv_path, self.writer = enabled, out_dir / "log.csv", None
+        if enabled and tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+                self.writer = SummaryWriter(str(out_dir / "tensorboard"))
+            except ImportError:
+                log.warning("tensorboard is not installed: logging to %s only", self.csv_path)
+
+    def epoch(self, row: dict) -> None:
+        if not self.enabled:
+            return
+        new = not self.csv_path.exists()
+        with open(self.csv_path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        if self.writer is not None:
+            for key, value in row.items():
+                if key != "epoch" and isinstance(value, (int, float)):
+                    self.writer.add_scalar(key, value, row["epoch"])
+            self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def distributed() -> tuple[int, int]:
+    """(rank, world size); starts the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
+          on_epoch_end=None) -> dict:
+    """Train until early stopping or `cfg.epochs`; returns a summary. Writes best.pt and
+    last.pt (the latter with the optimizer, scheduler and RNG state) after every epoch."""
+    rank, world = distributed()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = torch.device(f"cuda:{rank % torch.cuda.device_count()}" if torch.cuda.is_available()
+                          else "cpu")
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+
+    train_items, val_items = split_items(cfg)
+    if not train_items or not val_items:
+        raise ValueError(f"empty split: {len(train_items)} training and {len(val_items)} "
+                         f"validation clips; check train_split/val_split/val_fold")
+    train_set = AudioDataset(train_items)
+    labels = train_set.labels
+    val_set = AudioDataset(val_items, labels=labels)
+
+    model = build_model(cfg.model, len(labels), **cfg.model_options).to(device)
+    frontend = [p for n, p in model.named_parameters() if n.startswith("frontend.sincgram.")]
+    others = [p for n, p in model.named_parameters() if not n.startswith("frontend.sincgram.")]
+    groups = [{"params": others, "lr": cfg.lr}]
+    if frontend:
+        groups.append({"params": frontend, "lr": cfg.lr * cfg.frontend_lr_scale})
+    optimizer = torch.optim.Adam(groups)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="max", factor=cfg.lr_factor, patience=cfg.lr_patience)
+    collate = RandomLengthCollate(cfg.min_seconds, cfg.max_seconds, cfg.train_snr_db, seed=cfg.seed)
+    state = {"epoch": 0, "best": -1.0, "bad_epochs": 0}
+
+    last_path, best_path = out / "last.pt", out / "best.pt"
+    if resume and last_path.exists():
+        data = load_checkpoint(last_path)
+        training = data["meta"]["training"]
+        model.load_state_dict(data["state_dict"])
+        optimizer.load_state_dict(training["optimizer"])
+        scheduler.load_state_dict(training["scheduler"])
+        torch.set_rng_state(training["torch_rng"])
+        collate._calls = training["collate_calls"]
+        state = {k: training[k] for k in ("epoch", "best", "bad_epochs")}
+        if rank == 0:
+            print(f"resuming {last_path} after epoch {state['epoch']}")
+
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    sampler = (BalancedSampler(train_set.targets, cfg.seed, rank, world) if cfg.balanced else
+               torch.utils.data.DistributedSampler(train_set, world, rank, seed=cfg.seed)
+               if world > 1 else torch.utils.data.RandomSampler(
+                   train_set, generator=torch.Generator().manual_seed(cfg.seed)))
+    per_rank_batch = max(1, cfg.batch_size // world)
+    loader = torch.utils.data.DataLoader(train_set, per_rank_batch, sampler=sampler,
+                                         collate_fn=collate, drop_last=False)
+    logger = Logger(out, cfg.tensorboard, rank == 0)
+    meta_base = {"config": asdict(cfg), "labels_from": cfg.train_manifest}
+
+    try:
+        while state["epoch"] < cfg.epochs and state["bad_epochs"] < cfg.early_stop:
+            epoch = state["epoch"] + 1
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(epoch)
+            started = time.time()
+            net.train()
+            seen = correct = 0
+            loss_sum = 0.0
+            bar = tqdm(loader, desc=f"epoch {epoch}", unit="batch", leave=False,
+                       disable=not progress or rank != 0, total=cfg.steps_per_epoch or len(loader))
+            for step, batch in enumerate(bar):
+                if cfg.steps_per_epoch and step >= cfg.steps_per_epoch:
+                    break
+                if batch is None:
+                    continue
+                waves, targets = batch[0].to(device), batch[1].to(device)
+                logits = net(waves)
+                loss = torch.nn.functional.cross_entropy(logits, targets)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                seen += len(targets)
+                correct += int((logits.argmax(1) == targets).sum())
+                loss_sum += loss.item() * len(targets)
+                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+            bar.close()
+
+            # Every rank validates on the whole set, so all take the same decisions.
+            probs, val_targets = predict_dataset(model, val_set)
+            val_acc = float(np.mean(probs.argmax(1) == val_targets))
+            val_loss = float(-np.mean(np.log(probs[np.arange(len(probs)), val_targets] + 1e-12)))
+            scheduler.step(val_acc)
+            improved = val_acc > state["best"]
+            state = {"epoch": epoch, "best": max(val_acc, state["best"]),
+                     "bad_epochs": 0 if improved else state["bad_epochs"] + 1}
+            row = {"epoch": epoch, "train_loss": loss_sum / max(seen, 1),
+                   "train_acc": correct / max(seen, 1), "val_loss": val_loss, "val_acc": val_acc,
+                   "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.time() - started, 1)}
+            logger.epoch(row)
+            if rank == 0:
+                meta = {**meta_base, "epoch": epoch, "val_accuracy": val_acc,
+                        "best_val_accuracy": state["best"]}
+                if improved:
+                    save_checkpoint(best_path, model, labels, meta)
+                training = {**state, "optimizer": optimizer.state_dict(),
+                            "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
+                            "collate_calls": collate._calls}
+                save_checkpoint(last_path, model, labels, {**meta, "training": training})
+                if progress:
+                    print(f"epoch {epoch}: loss {row['train_loss']:.3f} acc {row['train_acc']:.3f} "
+                          f"val_acc {val_acc:.3f} lr {row['lr']:.1e} ({row['seconds']} s)")
+            if on_epoch_end is not None:
+                on_epoch_end(epoch)
+    finally:
+        logger.close()
+    return {"epochs": state["epoch"], "best_val_accuracy": state["best"],
+            "best": str(best_path), "last": str(last_path), "labels": labels,
+            "skipped": {**train_set.bad, **val_set.bad}}
+
+
+def strip_training_state(path: str | Path, out: str | Path) -> None:
+    """A shippable copy of a checkpoint without optimizer state."""
+    data = load_checkpoint(path)
+    data["meta"] = {k: v for k, v in data["meta"].items() if k != "training"}
+    atomic_save(data, out)
