@@ -33,8 +33,8 @@ def classification_metrics(probs: np.ndarray, targets: np.ndarray,
            if len(present) > 1 else np.full(len(present), np.nan))
     mean_auc = float(np.mean(auc))
     all_classes = np.arange(classes)
-    top5 = (top_k_accuracy_score(targets, probs, k=min(5, classes), labels=all_classes)
-            if classes > 2 else float("nan"))
+    # with 5 classes or fewer every target is in the top 5
+    top5 = (top_k_accuracy_score(targets, probs, k=5, labels=all_classes) if classes > 5 else 1.0)
     predicted = probs.argmax(axis=1)
     precision, recall, f1, support = precision_recall_fscore_support(
         targets, predicted, labels=all_classes, zero_division=0)

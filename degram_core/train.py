@@ -110,6 +110,20 @@ def distributed() -> tuple[int, int]:
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
+def sync_buffers(model: torch.nn.Module, world: int) -> None:
+    """Average BatchNorm running statistics over the ranks.
+
+    DDP keeps parameters identical but each rank's last forward pass updates its own running
+    statistics; without this the replicas drift apart and validate differently.
+    """
+    for buffer in model.buffers():
+        if buffer.is_floating_point():
+            dist.all_reduce(buffer, op=dist.ReduceOp.SUM)
+            buffer /= world
+        else:
+            dist.broadcast(buffer, src=0)
+
+
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
           on_epoch_end=None) -> dict:
     """Train until early stopping or `cfg.epochs`; returns a summary. Writes best.pt and
@@ -194,6 +208,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
                 loss_sum += loss.item() * len(targets)
                 bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
             bar.close()
+            if world > 1:
+                sync_buffers(model, world)
 
             # Every rank validates on the whole set, so all take the same decisions.
             probs, val_targets = predict_dataset(model, val_set)
@@ -223,7 +239,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
                 on_epoch_end(epoch)
     finally:
         logger.close()
-    return {"epochs": state["epoch"], "best_val_accuracy": state["best"],
+    return {"model": model, "epochs": state["epoch"], "best_val_accuracy": state["best"],
             "best": str(best_path), "last": str(last_path), "labels": labels,
             "skipped": {**train_set.bad, **val_set.bad}}
 

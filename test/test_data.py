@@ -1,0 +1,111 @@
+"""Manifests, builders, crops and tiling, balanced epochs, noise, unreadable clips."""
+import numpy as np
+import pytest
+import soundfile
+
+from degram_core.data import (AudioDataset, BalancedSampler, Item, RandomLengthCollate,
+                              add_noise, fit_length, from_esc, from_folder, from_fsdd,
+                              from_voxceleb1, read_manifest, select, write_manifest)
+
+
+def test_fit_length_tiles_short_clips_and_cuts_long_ones():
+    rng = np.random.default_rng(0)
+    short = np.arange(5, dtype=np.float32)
+    tiled = fit_length(short, 12, rng)
+    assert len(tiled) == 12
+    # a tiled clip is a window of the clip repeated: consecutive samples follow the cycle
+    assert all((tiled[i + 1] - tiled[i]) % 5 == 1 for i in range(11))
+    long = np.arange(100, dtype=np.float32)
+    for _ in range(50):
+        cut = fit_length(long, 30, rng)
+        assert len(cut) == 30 and 0 <= cut[0] <= 70 and np.all(np.diff(cut) == 1)
+
+
+def test_random_length_collate_stays_in_range_and_drops_unreadable():
+    collate = RandomLengthCollate(min_s=0.5, max_s=0.75, sample_rate=1000, seed=1)
+    lengths = set()
+    for _ in range(20):
+        waves, targets = collate([(np.ones(300, np.float32), 0), None, (np.ones(2000, np.float32), 1)])
+        assert waves.shape[0] == 2 and targets.tolist() == [0, 1]
+        assert 500 <= waves.shape[1] <= 750
+        lengths.add(waves.shape[1])
+    assert len(lengths) > 5  # a new length for each batch
+    assert collate([None]) is None
+
+
+def test_balanced_epoch_has_equal_class_counts_without_repeats():
+    targets = [0] * 50 + [1] * 7 + [2] * 20
+    sampler = BalancedSampler(targets, seed=3)
+    for epoch in range(3):
+        sampler.set_epoch(epoch)
+        chosen = list(sampler)
+        counts = np.bincount(np.asarray(targets)[chosen], minlength=3)
+        assert counts.tolist() == [7, 7, 7] and len(set(chosen)) == len(chosen) == len(sampler)
+    sampler.set_epoch(0)
+    first = list(sampler)
+    sampler.set_epoch(1)
+    assert list(sampler) != first  # a different under-sample each epoch
+    ranks = [list(BalancedSampler(targets, seed=3, rank=r, world_size=2)) for r in (0, 1)]
+    assert not set(ranks[0]) & set(ranks[1]) and len(ranks[0]) == len(ranks[1]) == 10
+
+
+def test_noise_has_the_requested_snr():
+    rng = np.random.default_rng(0)
+    wave = np.sin(np.arange(160000) / 10).astype(np.float32)
+    noisy = add_noise(wave, 5.0, rng)
+    snr = 10 * np.log10(np.mean(wave ** 2) / np.mean((noisy - wave) ** 2))
+    assert abs(snr - 5.0) < 0.1
+
+
+def write_wav(path, seconds=0.2, rate=16000):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, np.zeros(int(seconds * rate), np.float32) + 0.1, rate)
+
+
+def test_manifest_round_trip_and_folder_builder(tmp_path):
+    for label in ("bark", "siren"):
+        for n in range(3):
+            write_wav(tmp_path / "data" / label / f"{n}.wav")
+    items = from_folder(tmp_path / "data")
+    assert sorted({i.label for i in items}) == ["bark", "siren"] and len(items) == 6
+    write_manifest(tmp_path / "lists" / "m.csv", items)
+    assert "../data/bark/0.wav" in (tmp_path / "lists" / "m.csv").read_text()  # relative paths
+    again = read_manifest(tmp_path / "lists" / "m.csv")
+    assert [(i.path, i.label) for i in again] == [(i.path, i.label) for i in items]
+
+
+def test_esc_fsdd_and_voxceleb_builders(tmp_path):
+    (tmp_path / "esc" / "meta").mkdir(parents=True)
+    (tmp_path / "esc" / "meta" / "esc50.csv").write_text(
+        "filename,fold,target,category,esc10\n1-1-A-0.wav,1,0,dog,True\n2-2-A-1.wav,2,1,rooster,False\n")
+    items = from_esc(tmp_path / "esc")
+    assert [(i.label, i.fold) for i in items] == [("dog", "1"), ("rooster", "2")]
+    assert [i.label for i in from_esc(tmp_path / "esc", esc10_only=True)] == ["dog"]
+    assert [i.label for i in select(items, exclude_folds=[1])] == ["rooster"]
+    for name in ("3_jackson_0.wav", "3_jackson_7.wav", "5_theo_12.wav", "readme.wav"):
+        write_wav(tmp_path / "fsdd" / name)
+    speakers = from_fsdd(tmp_path / "fsdd")
+    assert [(i.label, i.split) for i in speakers] == [("jackson", "test"), ("jackson", "train"), ("theo", "train")]
+    assert [i.label for i in from_fsdd(tmp_path / "fsdd", label="digit")] == ["3", "3", "5"]
+    (tmp_path / "iden_split.txt").write_text("1 id10001/a/00001.wav\n3 id10002/b/00002.wav\n")
+    vox = from_voxceleb1(tmp_path / "iden_split.txt", tmp_path / "wav")
+    assert [(i.label, i.split) for i in vox] == [("id10001", "train"), ("id10002", "test")]
+
+
+def test_unreadable_and_empty_clips_are_reported_and_skipped(tmp_path, caplog):
+    good = tmp_path / "good.wav"
+    write_wav(good)
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really")
+    empty = tmp_path / "empty.wav"
+    soundfile.write(empty, np.zeros(0, np.float32), 16000)
+    dataset = AudioDataset([Item(str(good), "a"), Item(str(corrupt), "a"), Item(str(empty), "b")])
+    samples = [dataset[i] for i in range(3)]
+    assert samples[0] is not None and samples[1] is None and samples[2] is None
+    assert set(dataset.bad) == {str(corrupt), str(empty)}
+    assert "corrupt.wav" in caplog.text and "empty.wav" in caplog.text
+
+
+def test_unknown_labels_are_refused():
+    with pytest.raises(ValueError, match="not among"):
+        AudioDataset([Item("x.wav", "cat")], labels=["dog"])
