@@ -1,0 +1,135 @@
+"""ROS-free audio plumbing of the nodes: decoding audio_common payloads and the ring buffer.
+
+Kept apart from rclpy so it is tested directly and reused by every node.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import soxr
+
+# sample_format strings of audio_common's AudioInfo -> numpy dtypes (little-endian first)
+FORMATS = {
+    "S16LE": np.dtype("<i2"), "S16BE": np.dtype(">i2"),
+    "S32LE": np.dtype("<i4"), "S32BE": np.dtype(">i4"),
+    "F32LE": np.dtype("<f4"), "F32BE": np.dtype(">f4"),
+    "U8": np.dtype("u1"), "S8": np.dtype("i1"),
+}
+
+
+class BadAudio(ValueError):
+    """A message that cannot be turned into audio; `reason` names the counter it moves."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class AudioFormat:
+    sample_rate: int = 16000
+    channels: int = 1
+    sample_format: str = "S16LE"
+
+    def check(self) -> None:
+        if self.sample_format.upper() not in FORMATS:
+            raise BadAudio("unsupported_format", f"cannot decode sample_format "
+                           f"{self.sample_format!r}; supported: {sorted(FORMATS)}")
+        if self.sample_rate <= 0 or self.channels <= 0:
+            raise BadAudio("unsupported_format", f"sample_rate {self.sample_rate} and channels "
+                           f"{self.channels} must be positive")
+
+
+def decode(data: bytes, fmt: AudioFormat, max_seconds: float) -> np.ndarray:
+    """PCM bytes -> mono float32 in [-1, 1], (N,). Raises BadAudio with the reason."""
+    fmt.check()
+    dtype = FORMATS[fmt.sample_format.upper()]
+    frame = dtype.itemsize * fmt.channels
+    if len(data) == 0:
+        raise BadAudio("empty", "message holds no samples")
+    if len(data) % frame:
+        raise BadAudio("odd_length", f"{len(data)} bytes is not a whole number of "
+                       f"{frame}-byte frames ({fmt.sample_format}, {fmt.channels} channel(s))")
+    if len(data) / frame > max_seconds * fmt.sample_rate:
+        raise BadAudio("too_long", f"{len(data) / frame / fmt.sample_rate:.1f} s in one message "
+                       f"(limit {max_seconds:g} s, parameter max_message_s)")
+    samples = np.frombuffer(data, dtype=dtype).reshape(-1, fmt.channels)
+    if dtype.kind == "f":
+        if not np.isfinite(samples).all():
+            raise BadAudio("not_finite", "float samples hold NaN or infinity")
+        audio = samples.astype(np.float32)
+    elif dtype.kind == "u":  # unsigned 8-bit PCM is centred on 128
+        audio = (samples.astype(np.float32) - 128.0) / 128.0
+    else:
+        audio = samples.astype(np.float32) / float(np.iinfo(dtype).max + 1)
+    return audio.mean(axis=1) if fmt.channels > 1 else audio[:, 0]
+
+
+def encode_s16le(audio: np.ndarray) -> bytes:
+    """Mono float audio in [-1, 1] -> PCM S16LE bytes (what the microphone node publishes)."""
+    return np.round(np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+class Resampler:
+    """A stateful soxr stream to the model's rate, rebuilt when the input rate changes.
+
+    The stream holds back a few milliseconds of audio (its filter's delay, ~20 ms at 44.1 kHz),
+    so stamps of resampled audio are late by that much; 16 kHz input passes straight through.
+    """
+
+    def __init__(self, target_rate: int):
+        self.target_rate, self.rate, self.stream = target_rate, None, None
+
+    def __call__(self, audio: np.ndarray, rate: int) -> np.ndarray:
+        if rate != self.rate:
+            self.rate = rate
+            self.stream = (None if rate == self.target_rate else
+                           soxr.ResampleStream(rate, self.target_rate, 1, dtype="float32"))
+        return audio if self.stream is None else self.stream.resample_chunk(audio)
+
+
+class RingBuffer:
+    """The last `capacity` samples at one rate, with the time of every sample.
+
+    Samples are numbered from the first one ever written; the time of sample i is anchored on
+    the newest chunk's stamp (t(i) = stamp + (i - chunk_start) / rate), so a window's stamp is
+    the capture time of its first sample. Thread-safe: the subscription writes, the worker reads.
+    """
+
+    def __init__(self, capacity: int, rate: int):
+        self.capacity, self.rate = capacity, rate
+        self.data = np.zeros(capacity, dtype=np.float32)
+        self.written = 0  # samples ever written
+        self.anchor_index, self.anchor_ns = 0, 0
+        self.lock = threading.Lock()
+
+    def write(self, audio: np.ndarray, stamp_ns: int) -> None:
+        """Append a chunk whose first sample was captured at `stamp_ns`."""
+        with self.lock:
+            self.anchor_index, self.anchor_ns = self.written, stamp_ns
+            overflow = max(0, len(audio) - self.capacity)  # only the newest samples fit
+            self.written += overflow
+            audio = audio[overflow:]
+            start = self.written % self.capacity
+            first = min(len(audio), self.capacity - start)
+            self.data[start:start + first] = audio[:first]
+            self.data[:len(audio) - first] = audio[first:]
+            self.written += len(audio)
+
+    def read(self, start: int, length: int) -> np.ndarray | None:
+        """Samples [start, start + length), or None if they are no longer (or not yet) held."""
+        with self.lock:
+            if start < self.written - self.capacity or start + length > self.written:
+                return None
+            index = np.arange(start, start + length) % self.capacity
+            return self.data[index].copy()
+
+    def stamp_ns(self, index: int) -> int:
+        with self.lock:
+            return self.anchor_ns + round((index - self.anchor_index) * 1e9 / self.rate)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.written, self.anchor_index, self.anchor_ns = 0, 0, 0

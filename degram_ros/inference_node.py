@@ -1,0 +1,262 @@
+"""What the sound-event and speaker-ID nodes share: audio in, a model every hop on the last
+window, diagnostics out.
+
+Threads: the executor thread only decodes messages into a ring buffer; one worker thread runs
+the model. When the worker falls behind it jumps to the newest due window and counts the ones
+it skipped, so the queue never grows.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+from audio_common_msgs.msg import AudioData, AudioDataStamped, AudioInfo
+from builtin_interfaces.msg import Duration, Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Header
+
+from degram_core import CheckpointError, Classifier
+
+from .audio_stream import AudioFormat, BadAudio, Resampler, RingBuffer, decode
+from .node_runner import StartupError
+
+# name: (default, description); every inference node declares these, config/*.yaml sets them
+COMMON_PARAMETERS = {
+    "checkpoint": ("", "model file (.pt); a relative path is looked up in this package's share folder"),
+    "device": ("auto", "auto (CUDA when present), cpu or cuda[:N]"),
+    "threads": (1, "torch threads for inference; 1 lets two nodes share two cores"),
+    "window_s": (1.0, "seconds of audio per prediction"),
+    "hop_s": (0.25, "seconds between predictions"),
+    "top_k": (3, "most classes reported per window"),
+    "threshold": (0.3, "lowest score reported"),
+    "audio_topic": ("audio/audio_stamped", "audio input topic"),
+    "stamped": (True, "true: audio_common_msgs/AudioDataStamped; false: AudioData (stamped on arrival)"),
+    "info_topic": ("audio/audio_info", "latched audio_common_msgs/AudioInfo giving the format"),
+    "sample_rate": (16000, "input rate until an AudioInfo says otherwise"),
+    "channels": (1, "input channels until an AudioInfo says otherwise"),
+    "sample_format": ("S16LE", "input sample format until an AudioInfo says otherwise"),
+    "audio_reliability": ("best_effort", "best_effort (receives from reliable and best-effort "
+                          "publishers) or reliable"),
+    "audio_qos_depth": (100, "audio messages queued before the oldest is dropped"),
+    "max_message_s": (10.0, "longer audio messages are counted and dropped"),
+    "frame_id": ("", "frame of the output; empty: the input's"),
+}
+
+
+def resolve_checkpoint(path: str) -> Path:
+    """Absolute paths as given; relative ones inside share/degram_ros (the shipped models)."""
+    candidate = Path(path).expanduser()
+    if candidate.is_absolute() or not path:
+        return candidate
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        return Path(get_package_share_directory("degram_ros")) / candidate
+    except (ImportError, LookupError):
+        return candidate
+
+
+class InferenceNode(Node):
+    """Base of the sound-event and speaker-ID nodes; subclasses set their parameters and
+    implement `handle_window`."""
+
+    EXTRA_PARAMETERS: dict = {}
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        for key, (default, description) in {**COMMON_PARAMETERS, **self.EXTRA_PARAMETERS}.items():
+            self.declare_parameter(key, default, ParameterDescriptor(description=description))
+        p = self.param
+        torch.set_num_threads(max(1, p("threads")))
+        checkpoint = resolve_checkpoint(p("checkpoint"))
+        try:
+            self.classifier = Classifier(checkpoint, device=p("device"))
+        except (CheckpointError, OSError) as error:
+            raise StartupError(f"cannot load the model given by parameter 'checkpoint' "
+                               f"({p('checkpoint')!r}): {error}") from None
+        self.model_name = f"{self.classifier.model.name}:{checkpoint.name}"
+        rate = self.classifier.sample_rate
+        self.window = round(p("window_s") * rate)
+        self.hop = round(p("hop_s") * rate)
+        if self.window <= 0 or self.hop <= 0:
+            raise StartupError(f"window_s and hop_s must be positive, got {p('window_s')}, {p('hop_s')}")
+
+        self.format = AudioFormat(p("sample_rate"), p("channels"), p("sample_format"))
+        self.resampler = Resampler(rate)
+        # Room for the window plus a few seconds of slack for a slow worker.
+        self.buffer = RingBuffer(self.window + max(self.hop, rate) * 4, rate)
+        self.wake = threading.Condition()
+        self.generation = 0  # bumped when the stream restarts (time went backwards)
+        self.last_end_ns: int | None = None
+        self.frame_id = p("frame_id")
+        self.stats = Counter()
+        self.bad = Counter()
+        self.latencies: list[float] = []
+
+        reliability = p("audio_reliability")
+        if reliability not in ("best_effort", "reliable"):
+            raise StartupError(f"audio_reliability must be best_effort or reliable, got {reliability!r}")
+        audio_qos = QoSProfile(
+            history=HistoryPolicy.KEEP_LAST, depth=max(1, p("audio_qos_depth")),
+            reliability=ReliabilityPolicy.BEST_EFFORT if reliability == "best_effort"
+            else ReliabilityPolicy.RELIABLE)
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        if p("stamped"):
+            self.create_subscription(AudioDataStamped, p("audio_topic"), self.on_stamped, audio_qos)
+        else:
+            self.create_subscription(AudioData, p("audio_topic"), self.on_unstamped, audio_qos)
+        self.create_subscription(AudioInfo, p("info_topic"), self.on_info, latched)
+        self.diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(1.0, self.publish_diagnostics)
+
+        self.running = True
+        self.worker = threading.Thread(target=self.work, name=f"{name}-inference", daemon=True)
+        self.worker.start()
+        self.get_logger().info(
+            f"{self.model_name} on {self.classifier.device}, window {p('window_s')} s, hop "
+            f"{p('hop_s')} s, listening on {self.resolve_topic_name(p('audio_topic'))}")
+
+    def param(self, name: str):
+        return self.get_parameter(name).value
+
+    # --- input (executor thread) -------------------------------------------------------
+
+    def on_info(self, msg: AudioInfo) -> None:
+        fmt = AudioFormat(int(msg.sample_rate), int(msg.channels), msg.sample_format or "S16LE")
+        if fmt.sample_rate != self.format.sample_rate:
+            self.stats["rate_changes"] += 1
+            self.get_logger().info(f"input rate now {fmt.sample_rate} Hz: resampling to "
+                                   f"{self.classifier.sample_rate} Hz")
+        if fmt != self.format:
+            self.get_logger().info(f"audio format now {fmt}")
+            self.format = fmt
+
+    def on_stamped(self, msg: AudioDataStamped) -> None:
+        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        if msg.header.frame_id and not self.frame_id:
+            self.frame_id = msg.header.frame_id
+        self.accept(bytes(msg.audio.data), stamp)
+
+    def on_unstamped(self, msg: AudioData) -> None:
+        self.accept(bytes(msg.data), None)
+
+    def accept(self, data: bytes, stamp_ns: int | None) -> None:
+        try:
+            audio = decode(data, self.format, self.param("max_message_s"))
+        except BadAudio as error:
+            self.drop(error)
+            return
+        duration_ns = round(len(audio) * 1e9 / self.format.sample_rate)
+        if stamp_ns is None:  # unstamped audio: its first sample was captured ~duration ago
+            stamp_ns = self.get_clock().now().nanoseconds - duration_ns
+        elif self.last_end_ns is not None and stamp_ns < self.last_end_ns - 50_000_000:
+            self.restart_stream()
+        audio = self.resampler(audio, self.format.sample_rate)
+        self.last_end_ns = stamp_ns + duration_ns
+        with self.wake:
+            self.buffer.write(audio, stamp_ns)
+            self.wake.notify()
+
+    # rclpy ties a logging throttle to the calling function: one function per message.
+    def drop(self, error: BadAudio) -> None:
+        self.bad[error.reason] += 1
+        self.get_logger().warning(f"dropped an audio message: {error}", throttle_duration_sec=5.0)
+
+    def restart_stream(self) -> None:
+        """Time went backwards (a bag looped, a device restarted): a new stream."""
+        self.stats["stream_restarts"] += 1
+        self.get_logger().warning("audio stamps went backwards: starting a new stream")
+        with self.wake:
+            self.buffer.reset()
+            self.generation += 1
+
+    # --- model (worker thread) ---------------------------------------------------------
+
+    def work(self) -> None:
+        next_start, generation = 0, self.generation
+        while self.running:
+            with self.wake:
+                if generation != self.generation:
+                    next_start, generation = 0, self.generation
+                if self.buffer.written < next_start + self.window:
+                    self.wake.wait(timeout=0.2)
+                    continue
+                due = (self.buffer.written - self.window - next_start) // self.hop + 1
+            if due > 1:  # behind: the newest window only, the rest counted as skipped
+                self.stats["windows_skipped"] += due - 1
+                next_start += (due - 1) * self.hop
+            audio = self.buffer.read(next_start, self.window)
+            if audio is None:  # overwritten while we waited
+                self.stats["windows_skipped"] += 1
+                next_start += self.hop
+                continue
+            stamp_ns = self.buffer.stamp_ns(next_start)
+            started = time.perf_counter()
+            try:
+                self.handle_window(audio, stamp_ns)
+            except Exception as error:  # one bad window must not stop the node
+                self.stats["inference_errors"] += 1
+                self.report_inference_error(error)
+            self.latencies.append(time.perf_counter() - started)
+            self.stats["windows_processed"] += 1
+            next_start += self.hop
+
+    def report_inference_error(self, error: Exception) -> None:
+        self.get_logger().error(f"inference failed: {error}", throttle_duration_sec=5.0)
+
+    def probabilities(self, audio: np.ndarray) -> np.ndarray:
+        return self.classifier.probabilities(torch.from_numpy(audio)[None])[0]
+
+    def handle_window(self, audio: np.ndarray, stamp_ns: int) -> None:
+        raise NotImplementedError
+
+    def header_stamp(self, stamp_ns: int) -> Time:
+        return Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000)
+
+    def window_duration(self) -> Duration:
+        ns = round(self.window * 1e9 / self.classifier.sample_rate)
+        return Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+    # --- diagnostics -------------------------------------------------------------------
+
+    def publish_diagnostics(self) -> None:
+        latencies, self.latencies = self.latencies, []
+        hop_s = self.hop / self.classifier.sample_rate
+        mean = float(np.mean(latencies)) if latencies else 0.0
+        worst = float(np.max(latencies)) if latencies else 0.0
+        values = {
+            "latency_mean_ms": f"{mean * 1000:.2f}",
+            "latency_max_ms": f"{worst * 1000:.2f}",
+            "real_time_factor": f"{mean / hop_s:.4f}",
+            "windows_processed": str(self.stats["windows_processed"]),
+            "windows_skipped": str(self.stats["windows_skipped"]),
+            "bad_messages": str(sum(self.bad.values())),
+            **{f"bad_{reason}": str(count) for reason, count in sorted(self.bad.items())},
+            "rate_changes": str(self.stats["rate_changes"]),
+            "stream_restarts": str(self.stats["stream_restarts"]),
+            "inference_errors": str(self.stats["inference_errors"]),
+            **self.extra_diagnostics(),
+        }
+        level = DiagnosticStatus.OK if mean < hop_s else DiagnosticStatus.WARN
+        status = DiagnosticStatus(
+            level=level, name=f"{self.get_name()}: inference", hardware_id=self.model_name,
+            message="running" if level == DiagnosticStatus.OK else "slower than real time",
+            values=[KeyValue(key=k, value=v) for k, v in values.items()])
+        header = Header(stamp=self.get_clock().now().to_msg())
+        self.diagnostics.publish(DiagnosticArray(header=header, status=[status]))
+
+    def extra_diagnostics(self) -> dict:
+        return {}
+
+    def stop(self) -> None:
+        self.running = False
+        with self.wake:
+            self.wake.notify_all()
+        self.worker.join(timeout=5)

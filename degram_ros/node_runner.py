@@ -1,0 +1,28 @@
+"""Running a node as `ros2 run` does: spin until Ctrl-C, stop cleanly, and turn a start-up
+problem into one fatal log line and exit status 2."""
+from __future__ import annotations
+
+import rclpy
+from rclpy.executors import ExternalShutdownException
+
+
+class StartupError(RuntimeError):
+    """A configuration problem that must stop the node before it starts."""
+
+
+def run_node(node_class, name: str, args=None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = node_class(name)
+        rclpy.spin(node)
+    except StartupError as error:
+        rclpy.logging.get_logger(name).fatal(str(error))
+        raise SystemExit(2) from None
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.stop()
+            node.destroy_node()
+        rclpy.try_shutdown()
