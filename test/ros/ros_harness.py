@@ -95,8 +95,11 @@ class Bus:
         self.thread.start()
 
     def listen(self, msg_type, topic: str, qos=10) -> None:
+        """Record `topic` from now on; listening twice to a topic records each message once."""
         with self.lock:
-            self.received.setdefault(topic, [])
+            if topic in self.received:
+                return
+            self.received[topic] = []
 
         def store(msg):
             with self.lock:
@@ -118,9 +121,13 @@ class Bus:
         return self.publishers[key]
 
     def wait_for_subscriber(self, msg_type, topic: str, timeout: float = 20.0, qos=10) -> None:
-        publisher = self.publisher(msg_type, topic, qos)
+        """Until a node other than this one subscribes to `topic` (our own subscriptions, left
+        by earlier tests, do not count)."""
+        self.publisher(msg_type, topic, qos)
+        name = topic if topic.startswith("/") else f"/{topic}"
         deadline = time.monotonic() + timeout
-        while publisher.get_subscription_count() == 0:
+        while not any(info.node_name != self.node.get_name()
+                      for info in self.node.get_subscriptions_info_by_topic(name)):
             assert time.monotonic() < deadline, f"nobody subscribed to {topic} in {timeout} s"
             time.sleep(0.05)
 
