@@ -208,10 +208,23 @@ class AudioDataset(torch.utils.data.Dataset):
         return None if wave is None else (wave, self.targets[index])
 
 
-def fit_length(wave: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
-    """Tile a short clip, randomly cut a long one: (N,) -> (length,)."""
+def fit_length(wave: np.ndarray, length: int, rng: np.random.Generator,
+               max_gap: int = 0) -> np.ndarray:
+    """Tile a short clip, randomly cut a long one: (N,) -> (length,).
+
+    With `max_gap` > 0 every repeat of a tiled clip is followed by a random pause of up to
+    that many samples: a speaker model trained only on back-to-back words learns that speech
+    never pauses, and then reads the pauses of real speech as somebody else's voice.
+    """
     if len(wave) < length:
-        wave = np.tile(wave, math.ceil(length / len(wave)))
+        repeats = math.ceil(length / len(wave))
+        if max_gap > 0:
+            pieces = []
+            for _ in range(repeats):
+                pieces += [wave, np.zeros(int(rng.integers(0, max_gap + 1)), dtype=wave.dtype)]
+            wave = np.concatenate(pieces)
+        else:
+            wave = np.tile(wave, repeats)
     start = int(rng.integers(0, len(wave) - length + 1))
     return wave[start:start + length]
 
@@ -226,13 +239,15 @@ def add_noise(wave: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.n
 @dataclass
 class RandomLengthCollate:
     """The paper's batches: one random length in [min_s, max_s] per batch, clips tiled or cut
-    to it; optional noise at a chosen SNR. Unreadable clips (None) are dropped."""
+    to it; optional pauses between tiled repeats, and optional white noise at a chosen SNR
+    or, given (low, high), at an SNR drawn per clip. Unreadable clips (None) are dropped."""
 
     min_s: float = 4.0
     max_s: float = 6.0
-    snr_db: float | None = None
+    snr_db: float | tuple[float, float] | None = None
     sample_rate: int = SAMPLE_RATE
     seed: int = 0
+    max_gap_s: float = 0.0
     _calls: int = field(default=0, repr=False)
 
     def __call__(self, batch):
@@ -243,11 +258,14 @@ class RandomLengthCollate:
         rng = np.random.default_rng([self.seed, self._calls])
         self._calls += 1
         length = int(rng.uniform(self.min_s, self.max_s) * self.sample_rate)
+        max_gap = int(self.max_gap_s * self.sample_rate)
         waves = []
         for wave, _ in batch:
-            wave = fit_length(wave, length, rng)
+            wave = fit_length(wave, length, rng, max_gap)
             if self.snr_db is not None:
-                wave = add_noise(wave, self.snr_db, rng)
+                snr = (rng.uniform(*self.snr_db) if isinstance(self.snr_db, (tuple, list))
+                       else self.snr_db)
+                wave = add_noise(wave, snr, rng)
             waves.append(wave)
         targets = torch.tensor([t for _, t in batch])
         return torch.from_numpy(np.stack(waves)), targets  # (B, N), (B,)

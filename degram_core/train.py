@@ -43,7 +43,8 @@ class TrainConfig:
     min_seconds: float = 4.0  # each batch gets a random length in [min, max]
     max_seconds: float = 6.0
     balanced: bool = True  # under-sample larger classes each epoch
-    train_snr_db: float | None = None  # additive noise while training
+    train_snr_db: float | list[float] | None = None  # white noise while training; [lo, hi]: per clip
+    tile_gap_s: float = 0.0  # at most this much silence between the repeats of a tiled clip
     steps_per_epoch: int | None = None  # cap, to fit a budget
     seed: int = 0
     threads: int | None = None  # torch intra-op threads
@@ -154,7 +155,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     optimizer = torch.optim.Adam(groups)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="max", factor=cfg.lr_factor, patience=cfg.lr_patience)
-    collate = RandomLengthCollate(cfg.min_seconds, cfg.max_seconds, cfg.train_snr_db, seed=cfg.seed)
+    snr = tuple(cfg.train_snr_db) if isinstance(cfg.train_snr_db, list) else cfg.train_snr_db
+    collate = RandomLengthCollate(cfg.min_seconds, cfg.max_seconds, snr, seed=cfg.seed,
+                                  max_gap_s=cfg.tile_gap_s)
     state = {"epoch": 0, "best": -1.0, "bad_epochs": 0}
 
     last_path, best_path = out / "last.pt", out / "best.pt"
