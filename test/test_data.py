@@ -21,6 +21,32 @@ def test_fit_length_tiles_short_clips_and_cuts_long_ones():
         assert len(cut) == 30 and 0 <= cut[0] <= 70 and np.all(np.diff(cut) == 1)
 
 
+def test_tiling_with_pauses_puts_random_silences_between_whole_repeats():
+    rng = np.random.default_rng(0)
+    clip = np.arange(1, 6, dtype=np.float32)  # 1..5, no zeros of its own
+    gaps = set()
+    for _ in range(30):
+        tiled = fit_length(clip, 40, rng, max_gap=4)
+        assert len(tiled) == 40
+        # split at the silences: every inner piece of speech is whole repeats of the clip
+        # (a pause may be drawn as 0 samples long)
+        runs = np.split(tiled, np.flatnonzero(np.diff(tiled == 0)) + 1)
+        speech = [r for r in runs if r[0] != 0]
+        assert all(len(r) % 5 == 0 and np.array_equal(r, np.tile(clip, len(r) // 5))
+                   for r in speech[1:-1])
+        gaps.update(len(r) for r in runs[1:-1] if r[0] == 0)
+    assert gaps and max(gaps) <= 4 and len(gaps) > 1  # pauses of several lengths, none longer
+
+
+def test_collate_draws_a_noise_level_per_clip_from_a_range():
+    collate = RandomLengthCollate(min_s=1.0, max_s=1.0, snr_db=(5.0, 35.0), sample_rate=8000, seed=0)
+    tone = np.sin(np.arange(8000) * 0.3).astype(np.float32)
+    waves, _ = collate([(tone, 0)] * 16)
+    snrs = [10 * np.log10(np.mean(tone ** 2) / np.mean((w.numpy() - tone) ** 2)) for w in waves]
+    assert all(4.0 < s < 36.0 for s in snrs)
+    assert max(snrs) - min(snrs) > 10  # not one SNR for all
+
+
 def test_random_length_collate_stays_in_range_and_drops_unreadable():
     collate = RandomLengthCollate(min_s=0.5, max_s=0.75, sample_rate=1000, seed=1)
     lengths = set()
