@@ -23,6 +23,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from std_msgs.msg import Header
 
 from degram_core import CheckpointError, Classifier
+from degram_core.inference import BACKENDS
 
 from .audio_stream import AudioFormat, BadAudio, Resampler, RingBuffer, decode
 from .node_runner import StartupError
@@ -31,6 +32,9 @@ from .node_runner import StartupError
 COMMON_PARAMETERS = {
     "checkpoint": ("", "model file (.pt); a relative path is looked up in this package's share folder"),
     "device": ("auto", "auto (CUDA when present), cpu or cuda[:N]"),
+    "backend": ("torch", "torch: run the .pt checkpoint in PyTorch (the reference); onnxruntime: "
+                "export it to ONNX at start-up (or load a `degram export` .onnx) and run it in "
+                "onnxruntime, with TensorRT/CUDA when installed (Jetson)"),
     "threads": (1, "torch threads for inference; 1 lets two nodes share two cores"),
     "window_s": (1.0, "seconds of audio per prediction"),
     "hop_s": (0.25, "seconds between predictions"),
@@ -75,8 +79,11 @@ class InferenceNode(Node):
         p = self.param
         torch.set_num_threads(max(1, p("threads")))
         checkpoint = resolve_checkpoint(p("checkpoint"))
+        if p("backend") not in BACKENDS:
+            raise StartupError(f"parameter 'backend' must be one of {list(BACKENDS)}, "
+                               f"got {p('backend')!r}")
         try:
-            self.classifier = Classifier(checkpoint, device=p("device"))
+            self.classifier = Classifier(checkpoint, device=p("device"), backend=p("backend"))
         except (CheckpointError, OSError) as error:
             raise StartupError(f"cannot load the model given by parameter 'checkpoint' "
                                f"({p('checkpoint')!r}): {error}") from None

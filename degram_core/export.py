@@ -1,0 +1,191 @@
+"""A trained model as one self-describing file for deployment: ONNX (onnxruntime, TensorRT on a
+Jetson) or TorchScript (libtorch, no Python model code).
+
+Both take `waveform` (B, N) float32 at the model's rate, B and N dynamic, and give `logits`
+(B, C) and `embedding` (B, D) (the pooled embedding a speaker-ID node enrols with). Labels,
+sample rate, model name and degram version travel inside the file (ONNX metadata_props,
+TorchScript _extra_files), so no checkpoint is needed beside it.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .models import AudioClassifier
+
+FORMATS = ("onnx", "torchscript")
+SUFFIXES = {"onnx": ".onnx", "torchscript": ".ts"}
+INPUT = "waveform"
+OUTPUTS = ("logits", "embedding")
+OPSET = 18  # the exporter's default; has STFT, which the front end needs
+
+
+def metadata(model: AudioClassifier, labels: list[str] | None = None) -> dict[str, str]:
+    """What a deployed file needs to be used alone; string to string, as ONNX stores it."""
+    from . import __version__
+
+    labels = list(labels or getattr(model, "labels", None)
+                  or [str(i) for i in range(model.num_classes)])
+    return {"labels": json.dumps(labels), "sample_rate": str(model.sample_rate),
+            "model": model.name, "num_classes": str(model.num_classes),
+            "embedding_dim": str(model.fc.in_features), "degram_version": __version__,
+            "input": INPUT, "outputs": ",".join(OUTPUTS)}
+
+
+def parse_metadata(props: dict[str, str]) -> dict:
+    """metadata() read back: labels a list, rates and counts ints. KeyError if not degram's."""
+    return {"labels": json.loads(props["labels"]), "sample_rate": int(props["sample_rate"]),
+            "model": props["model"], "num_classes": int(props["num_classes"]),
+            "embedding_dim": int(props.get("embedding_dim", 0)),
+            "degram_version": props.get("degram_version", "")}
+
+
+def _pad_symbolic(wave: torch.Tensor, n_fft: int) -> torch.Tensor:
+    """STFTMagnitude's short-clip padding without a Python branch, for torch.export.
+
+    A branch on N would be decided once for the example input; sym_max stays a graph op, so
+    the exported model pads clips shorter than n_fft exactly as the eager model does and
+    leaves longer ones untouched (their padding is sliced off again).
+    """
+    length = torch.sym_max(wave.shape[-1], n_fft)
+    return F.pad(wave, (0, n_fft))[:, :length]  # (B, max(N, n_fft))
+
+
+def _pad_branch(wave: torch.Tensor, n_fft: int) -> torch.Tensor:
+    """The same for torch.jit.trace, scripted first: a scripted function keeps its `if`
+    inside a trace (scripted when used, not at import: scripting costs time and warns)."""
+    if wave.shape[-1] < n_fft:
+        wave = F.pad(wave, (0, n_fft - wave.shape[-1]))
+    return wave
+
+
+class Deployed(nn.Module):
+    """waveform (B, N) -> (logits (B, C), embedding (B, D)), SpecAugment and dropout off."""
+
+    def __init__(self, model: AudioClassifier, pad=_pad_symbolic):
+        super().__init__()
+        self.model = model.eval()
+        self.n_fft = model.cfg.n_fft
+        self.pad = pad
+
+    def forward(self, waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # After padding the front end's own `if N < n_fft` is false for every input.
+        embedding = self.model.embed(self.pad(waveform, self.n_fft))  # (B, D)
+        return self.model.fc(self.model.dropout(embedding)), embedding  # (B, C), (B, D)
+
+
+def _example(model: AudioClassifier) -> torch.Tensor:
+    # Batch 2, not 1: torch.export specialises a dimension whose example size is 1.
+    return torch.randn(2, model.sample_rate, generator=torch.Generator().manual_seed(0))
+
+
+@contextlib.contextmanager
+def _quiet():
+    """The exporters warn and log about things that do not concern a user (missing
+    torchvision, deprecations, tracer notes); a node must start with its own lines only."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "torch._dynamo",
+                                                    "torch.fx", "onnxscript")]
+    levels = [logger.level for logger in loggers]
+    try:
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+def _cpu_copy(model: AudioClassifier) -> AudioClassifier:
+    """Export from float32 contiguous CPU weights without touching the caller's model."""
+    import copy
+
+    copied = copy.deepcopy(model).float().cpu().to(memory_format=torch.contiguous_format)
+    return copied.eval().requires_grad_(False)  # a deployed model's outputs need no graph
+
+
+def onnx_bytes(model: AudioClassifier, labels: list[str] | None = None) -> bytes:
+    """The model as an ONNX file in memory (torch.export + onnxscript: the TorchScript-based
+    exporter cannot export torch.stft's complex output)."""
+    module = Deployed(_cpu_copy(model))
+    # Dim.DYNAMIC, not named Dims: the backbone's strides give guards ("frames after /32 !=
+    # 1") that named Dims turn into errors; ONNX ops broadcast, so the graph holds for any N.
+    dynamic = torch.export.Dim.DYNAMIC
+    with _quiet(), torch.no_grad():
+        program = torch.onnx.export(module, (_example(model),), None, dynamo=True,
+                                    input_names=[INPUT], output_names=list(OUTPUTS),
+                                    dynamic_shapes={"waveform": {0: dynamic, 1: dynamic}},
+                                    opset_version=OPSET, verbose=False)
+    _name_dynamic_axes(program.model.graph)
+    program.model.metadata_props.update(metadata(model, labels))
+    return program.model_proto.SerializeToString()
+
+
+def _name_dynamic_axes(graph) -> None:
+    """The exporter calls them s16, s39; TensorRT profiles and users read `batch`, `samples`."""
+    from onnxscript import ir
+
+    batch, samples = graph.inputs[0].shape
+    names = {str(batch): "batch", str(samples): "samples"}
+    for value in [*graph.inputs, *graph.outputs]:
+        value.shape = ir.Shape([names.get(str(dim), dim) if isinstance(dim, ir.SymbolicDim)
+                                else dim for dim in value.shape])
+
+
+def torchscript_module(model: AudioClassifier) -> torch.jit.ScriptModule:
+    """torch.jit.trace: deprecated in favour of torch.export but still the way to a file that
+    libtorch (C++) loads; the model has no data-dependent control flow except the short-clip
+    padding, which is scripted (see _pad_branch)."""
+    with _quiet(), torch.no_grad():
+        module = Deployed(_cpu_copy(model), pad=torch.jit.script(_pad_branch))
+        return torch.jit.trace(module, (_example(model),), check_trace=False)
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def export_model(model: AudioClassifier, path: str | Path, fmt: str = "onnx",
+                 labels: list[str] | None = None) -> Path:
+    """Write `model` to `path` in `fmt` (one of FORMATS)."""
+    path = Path(path)
+    if fmt == "onnx":
+        data = onnx_bytes(model, labels)
+        _atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+    elif fmt == "torchscript":
+        traced = torchscript_module(model)
+        extra = metadata(model, labels)
+        with _quiet():  # torch.jit.save warns that it is deprecated: see torchscript_module
+            _atomic_write(path, lambda tmp: torch.jit.save(traced, tmp, _extra_files=extra))
+    else:
+        raise ValueError(f"unknown export format {fmt!r}; choose from {list(FORMATS)}")
+    return path
+
+
+def load_torchscript(path: str | Path) -> tuple[torch.jit.ScriptModule, dict]:
+    """A TorchScript export and its parsed metadata."""
+    extra = {key: "" for key in ("labels", "sample_rate", "model", "num_classes",
+                                 "embedding_dim", "degram_version")}
+    with _quiet():
+        module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    props = {key: value.decode() if isinstance(value, bytes) else value
+             for key, value in extra.items()}
+    return module, parse_metadata(props)
