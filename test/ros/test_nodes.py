@@ -157,11 +157,15 @@ def test_bad_checkpoint_stops_startup_with_one_line(tmp_path, problem):
 
 
 def test_speaker_id_gates_silence_and_names_the_speaker(bus, trained_checkpoint, tmp_path):
+    # an empty gallery of its own: the closed set of the checkpoint's labels, whatever a
+    # gallery in this machine's home holds
     node = NodeProcess("speaker_id", {"checkpoint": str(trained_checkpoint), "window_s": 1.0,
-                                      "hop_s": 0.5, "threshold": 0.5, "min_rms_db": -45.0},
+                                      "hop_s": 0.5, "threshold": 0.5, "min_rms_db": -45.0,
+                                      "gallery": str(tmp_path / "gallery.json")},
                        tmp_path)
     try:
         bus.listen(SpeakerId, "/speaker_id")
+        bus.clear("/speaker_id")  # results of earlier tests are not this node's
         bus.wait_for_subscriber(AudioDataStamped, "audio/audio_stamped")
         time.sleep(0.5)
         source = AudioSource(bus, start_ns=2_000_000_000_000)

@@ -1,0 +1,132 @@
+"""degram enroll: manage a speaker gallery (open-set speaker identification) from audio files.
+
+    degram enroll CHECKPOINT GALLERY NAME FILE...       enrol NAME, one clip per file
+    degram enroll CHECKPOINT GALLERY --list             speakers and their clip counts
+    degram enroll CHECKPOINT GALLERY --forget NAME      remove a speaker
+    degram enroll CHECKPOINT GALLERY --identify FILE... who speaks in each file
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "enrol speakers from audio files into a gallery, list, forget, or identify them"
+
+EPILOG = """\
+examples:
+  degram enroll model.pt speakers.json alice a1.wav a2.wav a3.wav   enrol alice (3 clips)
+  degram enroll model.pt speakers.json --list
+  degram enroll model.pt speakers.json --identify who.wav
+  degram enroll model.pt speakers.json --forget alice
+
+Each file is one clip; a speaker is the mean of its clips' normalised embeddings, so
+enrolling more clips later refines it. The gallery (JSON) is created on the first enrolment
+and only ever used with the checkpoint that made it. --identify prints the best speaker and
+its cosine similarity, or "unknown" below --threshold. Exit status: 0 ok, 1 some file failed,
+2 bad arguments or an unusable checkpoint/gallery."""
+
+
+def configure(parser):
+    from ..speakers import DEFAULT_THRESHOLD
+
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EPILOG
+    parser.add_argument("checkpoint",
+                        help="a degram checkpoint (.pt): its embeddings describe voices")
+    parser.add_argument("gallery", help="the speaker gallery (.json); created on first enrolment")
+    parser.add_argument("enrol", nargs="*", metavar="NAME FILE",
+                        help="enrol NAME from one or more audio files (one clip each)")
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--list", action="store_true", help="list the enrolled speakers")
+    action.add_argument("--forget", metavar="NAME", help="remove speaker NAME from the gallery")
+    action.add_argument("--identify", nargs="+", metavar="FILE",
+                        help="identify the speaker of each audio file")
+    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                        help=f"cosine similarity below which --identify says unknown "
+                             f"(default {DEFAULT_THRESHOLD}, measured on FSDD)")
+    parser.add_argument("-k", "--top-k", type=int, default=3,
+                        help="candidates printed by --identify")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+
+
+def run(args) -> int:
+    from ..speakers import Gallery, checkpoint_identity
+
+    managing = args.list or args.forget is not None or args.identify is not None
+    if managing and args.enrol:
+        raise ValueError(f"enrolment arguments {args.enrol} cannot be combined with "
+                         f"--list, --forget or --identify")
+    if not managing and len(args.enrol) < 2:
+        raise ValueError("give NAME FILE... to enrol, or one of --list, --forget NAME, "
+                         "--identify FILE... (see degram enroll --help)")
+    gallery = Gallery(args.gallery, checkpoint_identity(args.checkpoint))
+    if args.list:
+        return show(args, {"speakers": [{"name": n, "clips": gallery.clips(n)}
+                                        for n in gallery.names()]},
+                    lambda doc: [f"{s['name']}: {s['clips']} clip(s)" for s in doc["speakers"]]
+                    or [f"{gallery.path}: no speakers enrolled"])
+    if args.forget is not None:
+        if not gallery.forget(args.forget):
+            raise ValueError(f"{gallery.path}: no speaker {args.forget!r} "
+                             f"(enrolled: {', '.join(gallery.names()) or 'none'})")
+        return show(args, {"forgotten": args.forget}, lambda doc: [f"forgot {args.forget}"])
+
+    from ..inference import Classifier
+    classifier = Classifier(args.checkpoint, device=args.device)
+    if args.identify is not None:
+        return identify(args, gallery, classifier)
+    name, files = args.enrol[0], args.enrol[1:]
+    embeddings = [embed_file(classifier, path) for path in files]  # all or nothing
+    clips = gallery.enroll(name, embeddings)
+    return show(args, {"name": name, "added": len(files), "clips": clips},
+                lambda doc: [f"enrolled {name}: {len(files)} clip(s) added, {clips} in total "
+                             f"({gallery.path})"])
+
+
+def embed_file(classifier, path: str):
+    """One file's embedding; errors name the file (enrolment stops at the first bad one, so a
+    speaker is never enrolled from fewer clips than asked)."""
+    import soundfile
+
+    from ..audio import AudioError, to_mono
+    try:
+        data, rate = soundfile.read(path, dtype="float32", always_2d=True)
+        return classifier.embed(to_mono(data), rate)
+    except (soundfile.LibsndfileError, RuntimeError, AudioError) as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def identify(args, gallery, classifier) -> int:
+    if not len(gallery):
+        raise ValueError(f"{gallery.path}: no speakers enrolled yet; enrol some first")
+    results, failed = [], 0
+    for path in args.identify:
+        try:
+            who = gallery.identify(embed_file(classifier, path), args.threshold, args.top_k)
+        except ValueError as error:
+            results.append({"file": path, "error": str(error)})
+            failed += 1
+            continue
+        results.append({"file": path, "speaker": who.name, "score": round(who.score, 4),
+                        "candidates": [{"name": n, "score": round(s, 4)}
+                                       for n, s in who.candidates]})
+
+    def lines(doc):
+        for r in doc["results"]:
+            if "error" in r:
+                yield f"{r['file']}: error: {r['error']}"
+            else:
+                others = "  ".join(f"{c['name']} {c['score']:.3f}" for c in r["candidates"])
+                yield f"{r['file']}: {r['speaker']} {r['score']:.3f}  ({others})"
+    show(args, {"threshold": args.threshold, "results": results}, lines)
+    return 1 if failed else 0
+
+
+def show(args, doc: dict, lines) -> int:
+    if args.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        for line in lines(doc):
+            print(line)
+    return 0
