@@ -26,8 +26,11 @@ test: build
 		--event-handlers console_direct+ --return-code-on-test-failure || rc=$$?; \
 		colcon test-result --verbose; python3 ../tools/test_summary.py build; exit $$rc
 
+# The shipped models on the shipped scene (data/demo/scene.wav), in real time, with a live
+# timeline; e.g. make demo DEMO_ARGS="--rate-factor 2 --no-speaker" (options: demo --help).
 demo: build
-	$(ROS_ENV) && degram bench --quick
+	$(ROS_ENV) && set +u && source $(WS)/install/setup.bash && set -u && \
+		$(WS)/install/degram_ros/lib/degram_ros/demo $(DEMO_ARGS)
 
 build: $(VENV)/.installed
 	mkdir -p $(WS)/src

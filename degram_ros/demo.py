@@ -1,0 +1,245 @@
+"""demo: the whole pipeline on a file, in one process, with a live timeline on the terminal.
+
+    ros2 run degram_ros demo [--file F] [--sound-checkpoint C] [--speaker-checkpoint C]
+                             [--rate-factor R] [--no-speaker] [--gallery G]
+
+file_player -> audio/audio_stamped -> sound_events -> /sound_events
+                                   -> speaker_id   -> /speaker_id     -> printer (this terminal)
+
+The same nodes as `ros2 run`, over real DDS, composed in one process on one
+MultiThreadedExecutor. Their parameters are the installed config/<node>.yaml (what
+`ros2 run ... --params-file` would use), keyed by node name in one parameters file given to
+rclpy, with the options above on top. Times on the timeline are the results' header stamps
+relative to the stamp of the file's first sample. When the file has a sibling <name>.json
+(as the shipped data/demo/scene.wav has scene.json), its segments are the ground truth shown
+beside every result and scored in the summary.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+DRAIN_S = 1.0      # after the file ends: stop once no result came for this long ...
+DRAIN_MAX_S = 20.0  # ... or after this long at most
+
+
+def share_file(relative: str) -> Path:
+    from ament_index_python.packages import get_package_share_directory
+    return Path(get_package_share_directory("degram_ros")) / relative
+
+
+def config_parameters(node: str) -> dict:
+    """The ros__parameters of the installed config/<node>.yaml."""
+    data = yaml.safe_load(share_file(f"config/{node}.yaml").read_text())
+    return dict(data["/**"]["ros__parameters"])
+
+
+def load_truth(audio_file: Path) -> list[dict]:
+    sidecar = audio_file.with_suffix(".json")
+    if not sidecar.is_file():
+        return []
+    return json.loads(sidecar.read_text())["segments"]
+
+
+def segment_of(truth: list[dict], start: float, end: float) -> dict | None:
+    """The ground-truth segment covering at least half of the window [start, end)."""
+    best, overlap = None, 0.0
+    for segment in truth:
+        o = min(end, segment["end_s"]) - max(start, segment["start_s"])
+        if o > overlap:
+            best, overlap = segment, o
+    return best if best is not None and overlap >= 0.5 * (end - start) else None
+
+
+def seconds(duration) -> float:
+    return duration.sec + duration.nanosec * 1e-9
+
+
+class Timeline:
+    """What the printer node heard, printed as it arrives and summarised at the end."""
+
+    def __init__(self, truth: list[dict], out=sys.stdout):
+        self.truth, self.out = truth, out
+        self.lock = threading.Lock()
+        self.counts = Counter()
+        self.votes: dict[int, Counter] = {i: Counter() for i in range(len(truth))}
+        self.last_result = time.monotonic()
+        self.player = None  # the file_player node: its start_ns is the clip's time zero
+
+    def add(self, kind: str, stamp_ns: int, window_s: float, text: str, top: str | None) -> None:
+        with self.lock:
+            self.last_result = time.monotonic()
+            self.counts[kind] += 1
+            start = (stamp_ns - self.player.start_ns) * 1e-9
+            end = start + window_s
+            line = f"{start:6.2f}-{end:6.2f} s  {kind:7s} {text}"
+            segment = segment_of(self.truth, start, end)
+            if segment is not None:
+                line = f"{line:<52s} | truth: {segment['kind']} {segment['label']}"
+                wanted = "sound" if segment["kind"] == "event" else "speaker"
+                if kind == wanted and top is not None:
+                    self.votes[self.truth.index(segment)][top] += 1
+            print(line, file=self.out, flush=True)
+
+    def summary(self, speaker: bool) -> str:
+        with self.lock:
+            lines = ["", "summary: " + ", ".join(
+                f"{self.counts[k]} {k} windows" for k in (["sound", "speaker"] if speaker else ["sound"]))]
+            judged = matched = 0
+            for i, segment in enumerate(self.truth):
+                votes = self.votes[i]
+                head = (f"  {segment['start_s']:6.2f}-{segment['end_s']:6.2f} s  "
+                        f"{segment['kind']:6s} {segment['label']:12s}")
+                if segment["kind"] == "speech" and not speaker:
+                    lines.append(f"{head} not judged (--no-speaker)")
+                    continue
+                judged += 1
+                top = ", ".join(f"{label} {n}" for label, n in votes.most_common(3)) or "no window"
+                ok = bool(votes) and votes.most_common(1)[0][0] == segment["label"]
+                matched += ok
+                lines.append(f"{head} heard: {top}  {'MATCH' if ok else 'miss'}")
+            if self.truth:
+                lines.append(f"matched {matched}/{judged} segments")
+            return "\n".join(lines)
+
+
+def make_printer(timeline: Timeline, speaker: bool):
+    from rclpy.node import Node
+    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    from degram_ros.msg import SoundEvents, SpeakerId
+
+    node = Node("demo_printer")
+    # Reliable and deep: every result is printed even when a fast rate factor bunches them.
+    qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=200,
+                     reliability=ReliabilityPolicy.RELIABLE)
+
+    def stamp_ns(msg) -> int:
+        return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+
+    def on_events(msg: SoundEvents) -> None:
+        text = " · ".join(f"{e.label} {e.score:.2f}" for e in msg.events) or "-"
+        timeline.add("sound", stamp_ns(msg), seconds(msg.window), text,
+                     msg.events[0].label if msg.events else None)
+
+    def on_speaker(msg: SpeakerId) -> None:
+        timeline.add("speaker", stamp_ns(msg), seconds(msg.window),
+                     f"{msg.speaker} {msg.score:.2f}", msg.speaker)
+
+    node.create_subscription(SoundEvents, "/sound_events", on_events, qos)
+    if speaker:
+        node.create_subscription(SpeakerId, "/speaker_id", on_speaker, qos)
+    return node
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="demo", description="file_player + sound_events + speaker_id in one process, "
+        "with a live timeline of what they hear")
+    parser.add_argument("--file", help="audio file (default: the shipped data/demo/scene.wav; "
+                        "relative paths are looked up in share/degram_ros)")
+    parser.add_argument("--sound-checkpoint", help="sound model (default: config/sound_events.yaml's)")
+    parser.add_argument("--speaker-checkpoint", help="speaker model (default: config/speaker_id.yaml's)")
+    parser.add_argument("--rate-factor", type=float, default=1.0,
+                        help="playback speed, 1 = real time (default)")
+    parser.add_argument("--no-speaker", action="store_true", help="sound events only")
+    parser.add_argument("--gallery", help="speaker gallery of enrolled speakers (default: none, "
+                        "so the speaker model's own labels, the FSDD speakers of the scene)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+
+    from .file_player_node import FilePlayerNode, resolve_share_path
+    from .node_runner import StartupError
+
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    speaker = not args.no_speaker
+    parameters = {"file_player": config_parameters("file_player"),
+                  "sound_events": config_parameters("sound_events")}
+    if speaker:
+        parameters["speaker_id"] = config_parameters("speaker_id")
+    player = parameters["file_player"]
+    # no audio before every inference node listens: the timeline starts at the first sample
+    player.update(loop=False, rate_factor=args.rate_factor, wait_for_subscribers=1 + speaker)
+    if args.file:
+        player["file"] = str(Path(args.file).absolute()) if Path(args.file).exists() else args.file
+    if args.sound_checkpoint:
+        parameters["sound_events"]["checkpoint"] = str(Path(args.sound_checkpoint).absolute())
+    if speaker and args.speaker_checkpoint:
+        parameters["speaker_id"]["checkpoint"] = str(Path(args.speaker_checkpoint).absolute())
+    truth = load_truth(resolve_share_path(player["file"]))
+    timeline = Timeline(truth)
+
+    with tempfile.TemporaryDirectory(prefix="degram_demo_") as tmp:
+        # One parameters file keyed by node name, as a launch file would pass it.
+        params_file = Path(tmp) / "demo.yaml"
+        if speaker and "gallery" in parameters["speaker_id"]:
+            # An empty gallery (a file that does not exist) is the closed set of the
+            # checkpoint's labels: a user's enrolled speakers do not change the demo.
+            parameters["speaker_id"]["gallery"] = (str(Path(args.gallery).expanduser().absolute())
+                                                   if args.gallery else str(Path(tmp) / "gallery.json"))
+        params_file.write_text(yaml.safe_dump(
+            {name: {"ros__parameters": values} for name, values in parameters.items()}))
+        rclpy.init(args=["--ros-args", "--params-file", str(params_file)])
+        nodes = []
+        code = 0
+        try:
+            from .sound_events_node import SoundEventsNode
+            nodes.append(SoundEventsNode("sound_events"))
+            if speaker:
+                from .speaker_id_node import SpeakerIdNode
+                nodes.append(SpeakerIdNode("speaker_id"))
+            nodes.append(make_printer(timeline, speaker))
+            # The player last: its start delay lets the others match it before audio flows.
+            playing = FilePlayerNode("file_player")
+            nodes.append(playing)
+            timeline.player = playing
+            executor = MultiThreadedExecutor(num_threads=4)
+            for node in nodes:
+                executor.add_node(node)
+            print(f"demo: {playing.path.name} ({playing.total / playing.rate:.1f} s) at "
+                  f"{args.rate_factor:g}x; sound model {parameters['sound_events']['checkpoint']}"
+                  + (f", speaker model {parameters['speaker_id']['checkpoint']}" if speaker else ""),
+                  flush=True)
+            if truth:
+                print("truth: " + ", ".join(f"{s['start_s']:.2f}-{s['end_s']:.2f} {s['label']}"
+                                            for s in truth), flush=True)
+            finished_at = None
+            while rclpy.ok():
+                executor.spin_once(timeout_sec=0.05)
+                if playing.finished.is_set():
+                    now = time.monotonic()
+                    finished_at = finished_at or now
+                    quiet = now - max(timeline.last_result, finished_at)
+                    if quiet >= DRAIN_S or now - finished_at >= DRAIN_MAX_S:
+                        break
+            print(timeline.summary(speaker), flush=True)
+        except StartupError as error:
+            print(f"demo: {error}", file=sys.stderr, flush=True)
+            code = 2
+        except (KeyboardInterrupt, ExternalShutdownException):
+            print(timeline.summary(speaker), flush=True)
+            code = 130
+        finally:
+            for node in reversed(nodes):
+                if hasattr(node, "stop"):
+                    node.stop()
+                node.destroy_node()
+            rclpy.try_shutdown()
+    if code:
+        raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    main()
