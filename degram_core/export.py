@@ -20,13 +20,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .frontend import STFTMagnitude
 from .models import AudioClassifier
 
 FORMATS = ("onnx", "torchscript")
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".ts"}
 INPUT = "waveform"
 OUTPUTS = ("logits", "embedding")
-OPSET = 18  # the exporter's default; has STFT, which the front end needs
+OPSET = 18  # the exporter's default
 
 
 def metadata(model: AudioClassifier, labels: list[str] | None = None) -> dict[str, str]:
@@ -66,6 +67,35 @@ def _pad_branch(wave: torch.Tensor, n_fft: int) -> torch.Tensor:
     if wave.shape[-1] < n_fft:
         wave = F.pad(wave, (0, n_fft - wave.shape[-1]))
     return wave
+
+
+class ConvSTFTMagnitude(nn.Module):
+    """STFTMagnitude as one strided Conv1d with the windowed DFT basis: (B, N) -> (B, T, F).
+
+    The same frames as torch.stft(center=True, zero padding), equal to float rounding, but no
+    STFT or complex operator in the graph: TensorRT does not parse ONNX's STFT, and
+    onnxruntime's CPU STFT kernel alone took longer than torch's whole forward pass of the
+    tiny model (bench/backends.py). A convolution runs on every accelerator's fastest path.
+    """
+
+    def __init__(self, stft: STFTMagnitude):
+        super().__init__()
+        n_fft, self.hop_length = stft.n_fft, stft.hop_length
+        self.n_fft = n_fft
+        window = stft.window.double()
+        left = (n_fft - len(window)) // 2  # torch.stft centres a shorter window in n_fft
+        window = F.pad(window, (left, n_fft - len(window) - left))
+        k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)[:, None]  # (F, 1)
+        n = torch.arange(n_fft, dtype=torch.float64)[None, :]  # (1, n_fft)
+        angle = 2 * torch.pi * k * n / n_fft
+        basis = torch.cat([torch.cos(angle), -torch.sin(angle)]) * window  # (2F, n_fft)
+        self.register_buffer("basis", basis.float().unsqueeze(1), persistent=False)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        x = F.conv1d(wave.unsqueeze(1), self.basis, stride=self.hop_length,
+                     padding=self.n_fft // 2)  # (B, 2F, T)
+        real, imag = x.chunk(2, dim=1)  # (B, F, T) each
+        return torch.sqrt(real * real + imag * imag).transpose(1, 2)  # (B, T, F)
 
 
 class Deployed(nn.Module):
@@ -111,12 +141,12 @@ def _cpu_copy(model: AudioClassifier) -> AudioClassifier:
     import copy
 
     copied = copy.deepcopy(model).float().cpu().to(memory_format=torch.contiguous_format)
+    copied.frontend.stft = ConvSTFTMagnitude(copied.frontend.stft)
     return copied.eval().requires_grad_(False)  # a deployed model's outputs need no graph
 
 
 def onnx_bytes(model: AudioClassifier, labels: list[str] | None = None) -> bytes:
-    """The model as an ONNX file in memory (torch.export + onnxscript: the TorchScript-based
-    exporter cannot export torch.stft's complex output)."""
+    """The model as an ONNX file in memory (torch.export + onnxscript)."""
     module = Deployed(_cpu_copy(model))
     # Dim.DYNAMIC, not named Dims: the backbone's strides give guards ("frames after /32 !=
     # 1") that named Dims turn into errors; ONNX ops broadcast, so the graph holds for any N.

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from degram_core import CheckpointError, Classifier, load_model
-from degram_core.export import export_model, load_torchscript, parse_metadata
+from degram_core.export import ConvSTFTMagnitude, export_model, load_torchscript, parse_metadata
+from degram_core.frontend import FrontendConfig, STFTMagnitude
 from synthetic import LABELS, make_clip
 
 SECONDS = (0.02, 0.5, 1.0, 2.7, 6.0)  # 0.02 s is shorter than one STFT window (the padded branch)
@@ -54,6 +55,23 @@ def test_exports_match_pytorch_at_any_length_and_batch(model, exported, fmt, bat
         np.testing.assert_allclose(logits, want_logits, atol=1e-4, rtol=0, err_msg=f"{seconds} s")
         np.testing.assert_allclose(embedding, want_embedding, atol=1e-4, rtol=0,
                                    err_msg=f"{seconds} s")
+
+
+@pytest.mark.parametrize("win_length", [512, 400])
+def test_conv_stft_gives_the_front_ends_frames(win_length):
+    stft = STFTMagnitude(FrontendConfig(win_length=win_length))
+    conv = ConvSTFTMagnitude(stft)
+    for n in (512, 999, 16000):
+        wave = torch.randn(2, n, generator=torch.Generator().manual_seed(n))
+        want, got = stft(wave), conv(wave)
+        assert got.shape == want.shape
+        assert float((got - want).abs().max()) < 1e-5 * float(want.abs().max())
+
+
+def test_onnx_graph_has_only_operators_accelerators_run(exported):
+    # TensorRT parses no STFT and no complex tensors: the exported front end is convolutions
+    ops = {node.op_type for node in onnx.load(str(exported["onnx"])).graph.node}
+    assert "STFT" not in ops and "DFT" not in ops and "Conv" in ops
 
 
 def test_exports_describe_themselves(exported):
