@@ -160,8 +160,9 @@ def main(argv=None) -> None:
     import rclpy
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 
-    from .file_player_node import FilePlayerNode, resolve_share_path
+    from .file_player_node import FilePlayerNode
     from .node_runner import StartupError
+    from .share import resolve_share_path
 
     args = parse_args(sys.argv[1:] if argv is None else argv)
     speaker = not args.no_speaker

@@ -20,7 +20,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import soundfile
 from audio_common_msgs.msg import AudioData, AudioDataStamped, AudioInfo
 from builtin_interfaces.msg import Time
@@ -31,6 +30,7 @@ from std_msgs.msg import Header
 
 from .audio_stream import encode_s16le
 from .node_runner import StartupError, run_node
+from .share import resolve_share_path
 
 # name: (default, description); config/file_player.yaml sets them
 PARAMETERS = {
@@ -46,18 +46,6 @@ PARAMETERS = {
     "wait_for_subscribers": (0, "after start_delay_s, wait until this many subscriptions of "
                              "<prefix>/audio_stamped are matched before the first chunk"),
 }
-
-
-def resolve_share_path(path: str) -> Path:
-    """Absolute paths as given; relative ones inside share/degram_ros (the shipped files)."""
-    candidate = Path(path).expanduser()
-    if candidate.is_absolute() or not path:
-        return candidate
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        return Path(get_package_share_directory("degram_ros")) / candidate
-    except (ImportError, LookupError):
-        return candidate
 
 
 def read_pcm16(path: Path) -> tuple[bytes, int, int]:

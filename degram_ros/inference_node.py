@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,6 +26,7 @@ from degram_core.inference import BACKENDS
 
 from .audio_stream import AudioFormat, BadAudio, Resampler, RingBuffer, decode
 from .node_runner import StartupError
+from .share import resolve_share_path
 
 # name: (default, description); every inference node declares these, config/*.yaml sets them
 COMMON_PARAMETERS = {
@@ -54,18 +54,6 @@ COMMON_PARAMETERS = {
 }
 
 
-def resolve_checkpoint(path: str) -> Path:
-    """Absolute paths as given; relative ones inside share/degram_ros (the shipped models)."""
-    candidate = Path(path).expanduser()
-    if candidate.is_absolute() or not path:
-        return candidate
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        return Path(get_package_share_directory("degram_ros")) / candidate
-    except (ImportError, LookupError):
-        return candidate
-
-
 class InferenceNode(Node):
     """Base of the sound-event and speaker-ID nodes; subclasses set their parameters and
     implement `handle_window`."""
@@ -78,7 +66,7 @@ class InferenceNode(Node):
             self.declare_parameter(key, default, ParameterDescriptor(description=description))
         p = self.param
         torch.set_num_threads(max(1, p("threads")))
-        checkpoint = resolve_checkpoint(p("checkpoint"))
+        checkpoint = resolve_share_path(p("checkpoint"))
         if p("backend") not in BACKENDS:
             raise StartupError(f"parameter 'backend' must be one of {list(BACKENDS)}, "
                                f"got {p('backend')!r}")

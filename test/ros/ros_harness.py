@@ -32,7 +32,6 @@ except (ImportError, PackageNotFoundError) as error:
 
 from audio_common_msgs.msg import AudioData, AudioDataStamped, AudioInfo  # noqa: E402
 from builtin_interfaces.msg import Time  # noqa: E402
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
