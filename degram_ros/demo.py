@@ -27,8 +27,8 @@ from pathlib import Path
 
 import yaml
 
-DRAIN_S = 1.0      # after the file ends: stop once no result came for this long ...
-DRAIN_MAX_S = 20.0  # ... or after this long at most
+DRAIN_S = 1.0      # after the clip's last sound window: stop once nothing came for this long
+DRAIN_MAX_S = 20.0  # ... or this long after the file ended, at most
 
 
 def share_file(relative: str) -> Path:
@@ -72,6 +72,7 @@ class Timeline:
         self.counts = Counter()
         self.votes: dict[int, Counter] = {i: Counter() for i in range(len(truth))}
         self.last_result = time.monotonic()
+        self.last_end: Counter = Counter()  # end (s into the clip) of each kind's newest window
         self.player = None  # the file_player node: its start_ns is the clip's time zero
 
     def add(self, kind: str, stamp_ns: int, window_s: float, text: str, top: str | None) -> None:
@@ -80,6 +81,7 @@ class Timeline:
             self.counts[kind] += 1
             start = (stamp_ns - self.player.start_ns) * 1e-9
             end = start + window_s
+            self.last_end[kind] = max(self.last_end[kind], end)
             line = f"{start:6.2f}-{end:6.2f} s  {kind:7s} {text}"
             segment = segment_of(self.truth, start, end)
             if segment is not None:
@@ -216,14 +218,22 @@ def main(argv=None) -> None:
             if truth:
                 print("truth: " + ", ".join(f"{s['start_s']:.2f}-{s['end_s']:.2f} {s['label']}"
                                             for s in truth), flush=True)
+            # The clip's last full sound window always comes, even from a node that fell
+            # behind and skipped some (it jumps to the newest): wait for it, not for a lull,
+            # which a loaded machine makes at any time.
+            window, hop = (parameters["sound_events"][k] for k in ("window_s", "hop_s"))
+            duration = playing.total / playing.rate
+            last_end = (int((duration - window) / hop + 1e-9) * hop + window
+                        if duration >= window else 0.0)
             finished_at = None
             while rclpy.ok():
                 executor.spin_once(timeout_sec=0.05)
                 if playing.finished.is_set():
                     now = time.monotonic()
                     finished_at = finished_at or now
+                    caught_up = timeline.last_end["sound"] >= last_end - 0.01
                     quiet = now - max(timeline.last_result, finished_at)
-                    if quiet >= DRAIN_S or now - finished_at >= DRAIN_MAX_S:
+                    if (caught_up and quiet >= DRAIN_S) or now - finished_at >= DRAIN_MAX_S:
                         break
             print(timeline.summary(speaker), flush=True)
         except StartupError as error:
