@@ -35,6 +35,8 @@ def main() -> int:
     parser.add_argument("--early-stop", type=int, default=10)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--snr", type=float, default=5.0, help="SNR (dB) of the noisy evaluation")
+    parser.add_argument("--frontend-lr-scale", type=float, default=1.0,
+                        help="SincGram centres and widths learn at lr times this")
     parser.add_argument("--train-snr", type=float, default=None,
                         help="train with white noise at this SNR (dB); default: clean training")
     args = parser.parse_args()
@@ -54,6 +56,7 @@ def main() -> int:
                               out_dir=str(out / model / f"fold{fold}"), epochs=args.epochs,
                               batch_size=args.batch_size, lr=args.lr, early_stop=args.early_stop,
                               lr_patience=min(7, args.early_stop - 1), threads=args.threads,
+                              frontend_lr_scale=args.frontend_lr_scale,
                               train_snr_db=args.train_snr, tensorboard=False)
             summary = train(cfg, resume=True, progress=False)
             clean = evaluate(summary["best"], str(manifest), folds=[fold], progress=False)
