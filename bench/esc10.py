@@ -35,11 +35,22 @@ def main() -> int:
     parser.add_argument("--early-stop", type=int, default=10)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--snr", type=float, default=5.0, help="SNR (dB) of the noisy evaluation")
+    parser.add_argument("--table", nargs="+", metavar="DIR", default=None,
+                        help="train nothing: print one table from the results.json of these "
+                             "--out folders (runs split across processes or machines)")
     parser.add_argument("--frontend-lr-scale", type=float, default=1.0,
                         help="SincGram centres and widths learn at lr times this")
     parser.add_argument("--train-snr", type=float, default=None,
                         help="train with white noise at this SNR (dB); default: clean training")
     args = parser.parse_args()
+
+    if args.table:
+        results = {}
+        for folder in args.table:
+            for key, run in json.loads((Path(folder) / "results.json").read_text()).items():
+                results[f"{key} ({folder})" if key in results else key] = run
+        print_table(results, sorted({key.split("/")[0] for key in results}), args)
+        return 0
 
     out = Path(args.out)
     manifest = out / "esc10.csv"
@@ -69,19 +80,24 @@ def main() -> int:
             print(f"{key}: {summary['epochs']} epochs, accuracy {clean['top1']:.3f} clean, "
                   f"{noisy['top1']:.3f} at {args.snr:g} dB", flush=True)
 
+    print_table(results, models, args)
+    return 0
+
+
+def print_table(results: dict, models: list[str], args) -> None:
     trained = "clean" if args.train_snr is None else f"at {args.train_snr:g} dB SNR"
     print(f"\nESC-10 {len(args.folds)}-fold accuracy (mean +- std over folds), trained {trained}, "
           f"tested clean / at {args.snr:g} dB SNR")
-    print("| model | clean | noisy | mAP | folds |\n|---|---|---|---|---|")
+    print("| model | clean, per fold | clean | noisy | mAP | folds |\n|---|---|---|---|---|---|")
     for model in models:
         runs = [results[f"{model}/fold{f}"] for f in args.folds if f"{model}/fold{f}" in results]
         if not runs:
             continue
         clean, noisy = np.array([r["clean"] for r in runs]), np.array([r["noisy"] for r in runs])
         mean_map = np.mean([r["mAP"] for r in runs])
-        print(f"| {model} | {clean.mean():.3f} +- {clean.std():.3f} | {noisy.mean():.3f} +- "
+        per_fold = " / ".join(f"{c:.3f}" for c in clean)
+        print(f"| {model} | {per_fold} | {clean.mean():.3f} +- {clean.std():.3f} | {noisy.mean():.3f} +- "
               f"{noisy.std():.3f} | {mean_map:.3f} | {len(runs)} |")
-    return 0
 
 
 if __name__ == "__main__":
