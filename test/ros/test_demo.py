@@ -86,3 +86,17 @@ def test_demo_without_a_model_stops_with_one_line(scene, tmp_path):
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if str(missing) in line]
     assert len(errors) == 1 and "parameter 'checkpoint'" in errors[0], result.stderr
+
+
+def test_demo_with_the_installed_defaults_hears_the_shipped_scene(tmp_path):
+    """What `make demo` runs: no option, so the installed config/*.yaml, the shipped models
+    and the shipped scene from share/degram_ros, in real time as a user hears it (faster, a
+    loaded machine makes the nodes skip windows, as they are built to, and the vote thins)."""
+    result = run_demo(cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "sound_events.pt" in result.stdout and "speaker_id.pt" in result.stdout
+    heard = dict(re.findall(r"^\s*[\d.]+-\s*[\d.]+ s  (?:event|speech)\s+(\w+)\s+heard: (.*)$",
+                            result.stdout, re.M))
+    assert set(heard) == {"dog", "jackson", "crying_baby", "theo", "rooster"}, result.stdout
+    # every ground-truth segment of the scene is named by its model's majority vote
+    assert "matched 5/5 segments" in result.stdout, result.stdout
