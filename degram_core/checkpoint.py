@@ -5,13 +5,12 @@ The file is a plain dict of tensors, strings and numbers, read back with
 """
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import torch
 
+from .files import atomic_write
 from .models import AudioClassifier, build_model
 
 FORMAT = "degram-checkpoint"
@@ -26,18 +25,7 @@ class CheckpointError(ValueError):
 
 def atomic_save(obj, path: str | Path) -> None:
     """torch.save through a temporary file and a rename, so a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def save_checkpoint(path: str | Path, model: AudioClassifier, labels: list[str],

@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .files import atomic_write
 from .frontend import STFTMagnitude
 from .models import AudioClassifier
 
@@ -181,30 +180,18 @@ def torchscript_module(model: AudioClassifier) -> torch.jit.ScriptModule:
         return torch.jit.trace(module, (_example(model),), check_trace=False)
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def export_model(model: AudioClassifier, path: str | Path, fmt: str = "onnx",
                  labels: list[str] | None = None) -> Path:
     """Write `model` to `path` in `fmt` (one of FORMATS)."""
     path = Path(path)
     if fmt == "onnx":
         data = onnx_bytes(model, labels)
-        _atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+        atomic_write(path, lambda f: f.write(data))
     elif fmt == "torchscript":
         traced = torchscript_module(model)
         extra = metadata(model, labels)
         with _quiet():  # torch.jit.save warns that it is deprecated: see torchscript_module
-            _atomic_write(path, lambda tmp: torch.jit.save(traced, tmp, _extra_files=extra))
+            atomic_write(path, lambda f: torch.jit.save(traced, f, _extra_files=extra))
     else:
         raise ValueError(f"unknown export format {fmt!r}; choose from {list(FORMATS)}")
     return path

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .files import atomic_write
 
 FORMAT = "degram-gallery"
 VERSION = 1
@@ -141,18 +141,8 @@ class Gallery:
                                 "clips": s.clips}
                          for name, s in sorted(self.speakers.items())},
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
-                                   suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=1)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        text = json.dumps(data, indent=1)
+        atomic_write(self.path, lambda f: f.write(text.encode("utf-8")))
 
     # --- speakers ----------------------------------------------------------------------
 
