@@ -87,13 +87,12 @@ def run(args) -> int:
 def embed_file(classifier, path: str):
     """One file's embedding; errors name the file (enrolment stops at the first bad one, so a
     speaker is never enrolled from fewer clips than asked)."""
-    import soundfile
+    from ..audio import load_audio
 
-    from ..audio import AudioError, to_mono
+    wave = load_audio(path, classifier.sample_rate)  # AudioError names the file
     try:
-        data, rate = soundfile.read(path, dtype="float32", always_2d=True)
-        return classifier.embed(to_mono(data), rate)
-    except (soundfile.LibsndfileError, RuntimeError, AudioError) as error:
+        return classifier.embed(wave, classifier.sample_rate)
+    except RuntimeError as error:  # the model's own
         raise ValueError(f"{path}: {error}") from None
 
 
