@@ -133,13 +133,15 @@ class FilePlayerNode(Node):
         while not self.finished.is_set() and self.sent + self.next_frames() <= due:
             self.publish_chunk()
 
+    def position(self) -> int:
+        """Frame of the file the next chunk starts at."""
+        return self.sent % self.total if self.loop else self.sent
+
     def next_frames(self) -> int:
-        position = self.sent % self.total if self.loop else self.sent
-        return min(self.chunk, self.total - position)
+        return min(self.chunk, self.total - self.position())
 
     def publish_chunk(self) -> None:
-        position = self.sent % self.total if self.loop else self.sent
-        frames = self.next_frames()
+        position, frames = self.position(), self.next_frames()
         data = self.data[position * self.frame_bytes:(position + frames) * self.frame_bytes]
         stamp_ns = self.start_ns + round(self.sent * 1e9 / self.rate)
         audio = AudioData(data=data)

@@ -66,7 +66,7 @@ class InferenceNode(Node):
             self.declare_parameter(key, default, ParameterDescriptor(description=description))
         p = self.param
         torch.set_num_threads(max(1, p("threads")))
-        checkpoint = resolve_share_path(p("checkpoint"))
+        self.checkpoint_path = checkpoint = resolve_share_path(p("checkpoint"))
         if p("backend") not in BACKENDS:
             raise StartupError(f"parameter 'backend' must be one of {list(BACKENDS)}, "
                                f"got {p('backend')!r}")

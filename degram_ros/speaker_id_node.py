@@ -26,7 +26,6 @@ from degram_ros.msg import SpeakerId
 from degram_ros.srv import Enroll, Forget, ListSpeakers
 
 from .inference_node import InferenceNode
-from .share import resolve_share_path
 from .node_runner import StartupError, run_node
 
 # Below this an embedding says more about the words than the voice (FSDD's shortest digits
@@ -58,7 +57,7 @@ class SpeakerIdNode(InferenceNode):
         super().__init__(name)
         path = self.param("gallery")
         try:
-            model = checkpoint_identity(resolve_share_path(self.param("checkpoint")))
+            model = checkpoint_identity(self.checkpoint_path)
             self.gallery = Gallery(path, model)
         except (GalleryError, OSError) as error:
             # Never start with an empty gallery instead: the speakers in the file would be
