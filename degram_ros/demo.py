@@ -27,18 +27,15 @@ from pathlib import Path
 
 import yaml
 
+from .share import resolve_share_path
+
 DRAIN_S = 1.0      # after the clip's last sound window: stop once nothing came for this long
 DRAIN_MAX_S = 20.0  # ... or this long after the file ended, at most
 
 
-def share_file(relative: str) -> Path:
-    from ament_index_python.packages import get_package_share_directory
-    return Path(get_package_share_directory("degram_ros")) / relative
-
-
 def config_parameters(node: str) -> dict:
     """The ros__parameters of the installed config/<node>.yaml."""
-    data = yaml.safe_load(share_file(f"config/{node}.yaml").read_text())
+    data = yaml.safe_load(resolve_share_path(f"config/{node}.yaml").read_text())
     return dict(data["/**"]["ros__parameters"])
 
 
@@ -164,7 +161,6 @@ def main(argv=None) -> None:
 
     from .file_player_node import FilePlayerNode
     from .node_runner import StartupError
-    from .share import resolve_share_path
 
     args = parse_args(sys.argv[1:] if argv is None else argv)
     speaker = not args.no_speaker
@@ -197,6 +193,7 @@ def main(argv=None) -> None:
         rclpy.init(args=["--ros-args", "--params-file", str(params_file)])
         nodes = []
         code = 0
+        executor = None
         try:
             from .sound_events_node import SoundEventsNode
             nodes.append(SoundEventsNode("sound_events"))
@@ -225,9 +222,13 @@ def main(argv=None) -> None:
             duration = playing.total / playing.rate
             last_end = (int((duration - window) / hop + 1e-9) * hop + window
                         if duration >= window else 0.0)
+            # The executor spins on its own thread: driven by spin_once from this loop it ran
+            # one callback per call, audio reached the nodes in bursts and, at a fast rate
+            # factor, they skipped most windows. This thread only watches for the end.
+            threading.Thread(target=executor.spin, name="demo-executor", daemon=True).start()
             finished_at = None
             while rclpy.ok():
-                executor.spin_once(timeout_sec=0.05)
+                time.sleep(0.05)
                 if playing.finished.is_set():
                     now = time.monotonic()
                     finished_at = finished_at or now
@@ -243,6 +244,8 @@ def main(argv=None) -> None:
             print(timeline.summary(speaker), flush=True)
             code = 130
         finally:
+            if executor is not None:  # its thread must stop before the nodes go
+                executor.shutdown(timeout_sec=5.0)
             for node in reversed(nodes):
                 if hasattr(node, "stop"):
                     node.stop()
