@@ -24,10 +24,10 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
-import soundfile  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from degram_core.audio import load_audio  # noqa: E402
 from degram_core.inference import Classifier  # noqa: E402
 from degram_core.speakers import DEFAULT_THRESHOLD, Gallery, checkpoint_identity  # noqa: E402
 
@@ -56,8 +56,8 @@ def main() -> int:
     classifier = Classifier(args.checkpoint, device="cpu")
     embeddings = {}
     for r in rows:
-        wave, rate = soundfile.read(args.data / r["file"], dtype="float32")
-        embeddings[r["file"]] = classifier.embed(wave, rate)
+        wave = load_audio(args.data / r["file"], classifier.sample_rate)
+        embeddings[r["file"]] = classifier.embed(wave, classifier.sample_rate)
 
     rng = np.random.default_rng(args.seed)
     known_probes, unknown_probes = [], []

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-import soxr
+
+from degram_core.audio import load_audio
 
 RATE = 16000
 GAP_S = 0.5           # silence between segments
@@ -55,12 +56,6 @@ def normalise(audio: np.ndarray) -> np.ndarray:
     return (audio * (PEAK / peak) if peak > PEAK else audio).astype(np.float32)
 
 
-def read_mono(path: Path, rate: int = RATE) -> np.ndarray:
-    audio, sr = soundfile.read(path, dtype="float32", always_2d=True)
-    audio = audio.mean(axis=1)
-    return soxr.resample(audio, sr, rate).astype(np.float32) if sr != rate else audio
-
-
 def esc_authors(data: Path) -> dict[str, str]:
     """orig_file -> 'derived from ... by ... [licence]' from ESC-10's ATTRIBUTION.txt."""
     lines = (data / "esc10" / "ATTRIBUTION.txt").read_text().splitlines()
@@ -91,7 +86,7 @@ def main() -> None:
         if kind == "event":
             row = esc[what]
             assert row["fold"] == "5" and row["clip_license"] in ("CC0", "CC-BY"), row
-            audio = normalise(read_mono(data / "esc10" / "audio" / what))
+            audio = normalise(load_audio(data / "esc10" / "audio" / what, RATE))
             label = row["category"]
             sources.append((t, t + len(audio) / RATE, f"ESC-10 {what} ({label}), "
                             f"clip {authors.get(row['orig_file'], 'of freesound.org')}; "
@@ -110,7 +105,7 @@ def main() -> None:
                 if parts and DIGIT_GAP_S:
                     parts.append(np.zeros(round(DIGIT_GAP_S * RATE), np.float32))
                 start = t + sum(len(p) for p in parts) / RATE
-                parts.append(read_mono(data / "fsdd" / row["file"]))
+                parts.append(load_audio(data / "fsdd" / row["file"], RATE))
                 sources.append((start, start + len(parts[-1]) / RATE,
                                 f"FSDD {row['file']} (speaker {what}, digit {digit}, take {take}, "
                                 f"test split); CC BY-SA 4.0, Zohar Jackson et al."))
