@@ -9,7 +9,6 @@ Prints a markdown table; the last column is onnxruntime's time over torch's.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -17,22 +16,12 @@ from pathlib import Path
 import torch
 
 from degram_core import Classifier, build_model, save_checkpoint
+from degram_core.bench import median_ms
 
 MODELS = ("degram-resnet-tiny", "degram-resnet18")
 DURATIONS = (1.0, 3.0, 5.0, 10.0)
 THREADS = (1, 2)
 NUM_CLASSES = 10
-
-
-def median_ms(classifier: Classifier, wave: torch.Tensor, repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        classifier.probabilities(wave)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        classifier.probabilities(wave)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -62,7 +51,7 @@ def main() -> None:
                     export_s[backend] = time.perf_counter() - started
                     for seconds in args.durations:
                         wave = torch.randn(1, int(classifier.sample_rate * seconds))
-                        cells[backend, seconds] = median_ms(classifier, wave, repeats)
+                        cells[backend, seconds] = median_ms(lambda: classifier.probabilities(wave), repeats)
                 for backend in ("torch", "onnxruntime"):
                     row = " | ".join(f"{cells[backend, d]:.1f}" for d in args.durations)
                     load = f"{export_s[backend]:.1f}" if backend == "onnxruntime" else "-"

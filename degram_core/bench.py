@@ -34,17 +34,22 @@ def gflops_per_second(model: torch.nn.Module, seconds: float = 10.0) -> float:
     return counter.get_total_flops() / seconds / 1e9
 
 
-@torch.inference_mode()
-def median_latency_ms(model: torch.nn.Module, seconds: float, repeats: int, warmup: int = 2) -> float:
-    wave = torch.randn(1, int(16000 * seconds))
+def median_ms(call, repeats: int, warmup: int = 2) -> float:
+    """Median wall time of `call()` in ms, after `warmup` untimed calls."""
     for _ in range(warmup):
-        model(wave)
+        call()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        model(wave)
+        call()
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
+
+
+@torch.inference_mode()
+def median_latency_ms(model: torch.nn.Module, seconds: float, repeats: int, warmup: int = 2) -> float:
+    wave = torch.randn(1, int(16000 * seconds))
+    return median_ms(lambda: model(wave), repeats, warmup)
 
 
 def run(models=MODELS, durations=DURATIONS, threads=THREADS, repeats: int = 25,
