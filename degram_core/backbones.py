@@ -121,6 +121,8 @@ BACKBONES = {
     "ecaresnet": lambda: ResNet(Bottleneck, (3, 8, 36, 3), (64, 128, 256, 256), eca=True),
     # A quarter-width ResNet-18 (~0.7 M parameters): the shipped default, fast on a Jetson CPU.
     "resnet-tiny": lambda: ResNet(BasicBlock, (2, 2, 2, 2), (16, 32, 64, 128)),
+    # A half-width ResNet-18 (~2.8 M parameters): the speaker embedding, where width pays.
+    "resnet-half": lambda: ResNet(BasicBlock, (2, 2, 2, 2), (32, 64, 128, 256)),
 }
 
 

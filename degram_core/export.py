@@ -33,20 +33,28 @@ def metadata(model: AudioClassifier, labels: list[str] | None = None) -> dict[st
     """What a deployed file needs to be used alone; string to string, as ONNX stores it."""
     from . import __version__
 
+    from .checkpoint import THRESHOLDS
+
     labels = list(labels or getattr(model, "labels", None)
                   or [str(i) for i in range(model.num_classes)])
+    meta = getattr(model, "meta", None) or {}
+    # The operating points travel with the deployed file, as they do with the checkpoint.
+    points = {key: str(float(meta[key])) for key in THRESHOLDS if key in meta}
     return {"labels": json.dumps(labels), "sample_rate": str(model.sample_rate),
             "model": model.name, "num_classes": str(model.num_classes),
-            "embedding_dim": str(model.fc.in_features), "degram_version": __version__,
-            "input": INPUT, "outputs": ",".join(OUTPUTS)}
+            "embedding_dim": str(model.embedding_dim), "degram_version": __version__,
+            "input": INPUT, "outputs": ",".join(OUTPUTS), **points}
 
 
 def parse_metadata(props: dict[str, str]) -> dict:
     """metadata() read back: labels a list, rates and counts ints. KeyError if not degram's."""
+    from .checkpoint import THRESHOLDS
+
     return {"labels": json.loads(props["labels"]), "sample_rate": int(props["sample_rate"]),
             "model": props["model"], "num_classes": int(props["num_classes"]),
             "embedding_dim": int(props.get("embedding_dim", 0)),
-            "degram_version": props.get("degram_version", "")}
+            "degram_version": props.get("degram_version", ""),
+            **{key: float(props[key]) for key in THRESHOLDS if key in props}}
 
 
 def _pad_symbolic(wave: torch.Tensor, n_fft: int) -> torch.Tensor:

@@ -13,6 +13,7 @@ from torch import nn
 from .augment import SpecAugment
 from .backbones import BACKBONES, build_backbone
 from .frontend import Frontend, FrontendConfig
+from .heads import build_head
 
 ALIASES = {"degramnet": "degram-ecaresnet"}
 
@@ -26,6 +27,10 @@ class ModelConfig(FrontendConfig):
     time_masks: int = 2
     time_frames: int = 40
     dropout: float = 0.0  # before the classifier; the paper uses none
+    embedding_dim: int = 0  # >0: a linear projection of the pooled features (no ReLU after it)
+    head: str = "linear"  # "linear", or "aam" (additive angular margin, for speaker embeddings)
+    margin: float = 0.2  # AAM margin m (radians)
+    scale: float = 30.0  # AAM scale s
 
 
 class AudioClassifier(nn.Module):
@@ -40,20 +45,25 @@ class AudioClassifier(nn.Module):
         self.specaugment = SpecAugment(cfg.freq_masks, cfg.freq_fraction,
                                        cfg.time_masks, cfg.time_frames)
         self.backbone = build_backbone(backbone)
+        features = self.backbone.out_features
+        self.embedding = (nn.Linear(features, cfg.embedding_dim) if cfg.embedding_dim
+                          else nn.Identity())
+        self.embedding_dim = cfg.embedding_dim or features
         self.dropout = nn.Dropout(cfg.dropout)
-        self.fc = nn.Linear(self.backbone.out_features, num_classes)
+        self.fc = build_head(cfg.head, self.embedding_dim, num_classes, cfg.margin, cfg.scale)
 
     @property
     def config(self) -> dict:
         return asdict(self.cfg)
 
     def embed(self, wave: torch.Tensor) -> torch.Tensor:
-        """(B, N) -> pooled embedding (B, D), the input of the classifier."""
+        """(B, N) -> embedding (B, D), the input of the classifier head."""
         x = self.specaugment(self.frontend(wave))  # (B, T, F)
-        return self.backbone(x.unsqueeze(1))  # (B, 1, T, F) -> (B, D)
+        return self.embedding(self.backbone(x.unsqueeze(1)))  # (B, 1, T, F) -> (B, D)
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.dropout(self.embed(wave)))  # (B, C)
+    def forward(self, wave: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, N) -> logits (B, C); `targets` (B,) in training let a margin head apply it."""
+        return self.fc(self.dropout(self.embed(wave)), targets)
 
     @torch.no_grad()
     def representations(self, wave: torch.Tensor) -> dict[str, torch.Tensor]:

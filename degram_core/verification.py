@@ -1,0 +1,85 @@
+"""Speaker verification and identification figures from embeddings.
+
+The protocol is the node's own: a speaker is the centroid of K enrolment clips (unit
+embeddings averaged, re-normalised), a test clip is scored by cosine similarity against
+every centroid. Trials are (test clip, enrolled speaker) pairs: target when they match.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_curve
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+@torch.inference_mode()
+def embed_waves(embed, waves: list[np.ndarray], batch_size: int = 1) -> np.ndarray:
+    """Unit embeddings (N, D) of clips; `embed` maps a (B, N) tensor to (B, D)."""
+    out = []
+    for wave in waves:
+        out.append(embed(torch.from_numpy(np.asarray(wave, np.float32))[None]).cpu().numpy()[0])
+    return unit(np.stack(out))
+
+
+def equal_error_rate(scores: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
+    """(EER, the threshold where false accepts and false rejects meet)."""
+    fpr, tpr, thresholds = roc_curve(targets.astype(int), scores)
+    fnr = 1 - tpr
+    i = int(np.nanargmin(np.abs(fnr - fpr)))
+    return float((fpr[i] + fnr[i]) / 2), float(thresholds[i])
+
+
+@dataclass
+class Enrolment:
+    names: list[str]
+    centroids: np.ndarray  # (S, D) unit
+    test: np.ndarray  # (T, D) unit embeddings of the clips not used to enrol
+    test_names: list[str]
+
+
+def enrol(embeddings: np.ndarray, speakers: list[str], k: int,
+          rng: np.random.Generator) -> Enrolment:
+    """K random clips of each speaker enrol it; the rest are its test clips. Speakers with
+    fewer than K + 1 clips are left out."""
+    speakers = np.asarray(speakers)
+    names, centroids, test, test_names = [], [], [], []
+    for name in sorted(set(speakers.tolist())):
+        index = rng.permutation(np.flatnonzero(speakers == name))
+        if len(index) <= k:
+            continue
+        names.append(name)
+        centroids.append(unit(embeddings[index[:k]].mean(0)))
+        test.append(embeddings[index[k:]])
+        test_names += [name] * (len(index) - k)
+    return Enrolment(names, np.stack(centroids), np.concatenate(test), test_names)
+
+
+def trials(e: Enrolment) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and target flags of every (test clip, enrolled speaker) pair."""
+    scores = e.test @ e.centroids.T  # (T, S)
+    targets = np.asarray(e.test_names)[:, None] == np.asarray(e.names)[None, :]
+    return scores.ravel(), targets.ravel()
+
+
+def identification_accuracy(e: Enrolment) -> float:
+    best = np.asarray(e.names)[(e.test @ e.centroids.T).argmax(1)]
+    return float(np.mean(best == np.asarray(e.test_names)))
+
+
+def open_set(e: Enrolment, known: list[str], threshold: float) -> tuple[float, float]:
+    """Only `known` speakers enrolled: (known test clips named right, strangers' clips
+    rejected) at `threshold`."""
+    keep = np.isin(e.names, known)
+    names, centroids = np.asarray(e.names)[keep], e.centroids[keep]
+    scores = e.test @ centroids.T
+    best, top = names[scores.argmax(1)], scores.max(1)
+    truth = np.asarray(e.test_names)
+    is_known = np.isin(truth, known)
+    named_right = (best == truth) & (top >= threshold)
+    rejected = top < threshold
+    return float(named_right[is_known].mean()), float(rejected[~is_known].mean())
