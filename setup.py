@@ -21,9 +21,11 @@ setup(
         "tqdm>=4.60",
         "scikit-learn>=1.3",
         "scipy>=1.10",
+        "onnxruntime>=1.17",  # Silero VAD runs in it
+        "silero-vad>=6",  # its ONNX weights; without the torchaudio extras
     ],
     extras_require={
-        "train": ["tensorboard>=2.12"],
+        "train": ["tensorboard>=2.12", "pyroomacoustics>=0.7"],
         "export": ["onnx>=1.15", "onnxscript>=0.1", "onnxruntime>=1.17"],
         "plot": ["matplotlib>=3.7"],
     },

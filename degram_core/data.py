@@ -127,6 +127,18 @@ def from_fsdd(root: str | Path, label: str = "speaker") -> list[Item]:
     return items
 
 
+def from_speechocean762(root: str | Path) -> list[Item]:
+    """speechocean762 as in ../shared/data: meta.csv (file, speaker, split, ...) beside the
+    audio; the label is the speaker, the split the corpus's own (disjoint speakers)."""
+    root = Path(root)
+    meta = root / "meta.csv"
+    if not meta.is_file():
+        raise ValueError(f"{root}: no meta.csv")
+    with open(meta, newline="") as f:
+        return [Item(str(root / r["file"]), r["speaker"], split=r["split"], speaker=r["speaker"],
+                     duration=r.get("duration_s", "")) for r in csv.DictReader(f)]
+
+
 def from_vggsound(csv_path: str | Path, audio_dir: str | Path) -> list[Item]:
     """VGGSound's vggsound.csv (youtube id, start second, label, train/test) and a folder of
     audio extracted as `<id>_<start>.<ext>` (start as written, or zero-padded to 6 digits)."""
@@ -248,6 +260,7 @@ class RandomLengthCollate:
     sample_rate: int = SAMPLE_RATE
     seed: int = 0
     max_gap_s: float = 0.0
+    augment: object = None  # a (wave, rng) -> wave transform (mixing.Augment), after cropping
     _calls: int = field(default=0, repr=False)
 
     def __call__(self, batch):
@@ -262,6 +275,8 @@ class RandomLengthCollate:
         waves = []
         for wave, _ in batch:
             wave = fit_length(wave, length, rng, max_gap)
+            if self.augment is not None:
+                wave = self.augment(wave, rng)
             if self.snr_db is not None:
                 snr = (rng.uniform(*self.snr_db) if isinstance(self.snr_db, (tuple, list))
                        else self.snr_db)

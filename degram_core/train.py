@@ -18,7 +18,9 @@ from tqdm import tqdm
 from .checkpoint import atomic_save, load_checkpoint, save_checkpoint
 from .data import AudioDataset, BalancedSampler, RandomLengthCollate, read_manifest, select
 from .evaluate import predict_dataset
+from .mixing import Augment, NoiseBank, RoomBank
 from .models import build_model
+from .verification import embed_waves, enrol, equal_error_rate, identification_accuracy, trials
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,10 @@ class TrainConfig:
     train_split: str | None = "train"  # None: every row (minus the validation fold)
     val_split: str | None = "val"
     val_fold: int | None = None  # cross-validation: this fold validates, the others train
+    exclude_folds: list[int] = field(default_factory=list)  # held out of both (the test fold)
+    val_speakers: int = 0  # >0: this many speakers of the training split validate (never trained)
+    val_metric: str = "accuracy"  # or "eer": speaker verification of the validation speakers
+    val_seconds: float = 2.0  # eer: validation clips are cut to at most this (the node's window)
     out_dir: str = "runs/default"
     epochs: int = 100  # at most; early stopping usually ends sooner
     batch_size: int = 64
@@ -45,6 +51,13 @@ class TrainConfig:
     balanced: bool = True  # under-sample larger classes each epoch
     train_snr_db: float | list[float] | None = None  # white noise while training; [lo, hi]: per clip
     tile_gap_s: float = 0.0  # at most this much silence between the repeats of a tiled clip
+    noise_dir: str = ""  # background recordings (first 70 % of each used) mixed into clips
+    noise_prob: float = 0.0  # share of clips that get a background
+    noise_snr_db: list[float] = field(default_factory=lambda: [5.0, 30.0])
+    noise_exclude: list[str] = field(default_factory=list)  # recordings (by stem) not to mix in
+    room_tone_prob: float = 0.0  # share of those backgrounds that are synthetic room tone
+    reverb_prob: float = 0.0  # share of clips convolved with a simulated room (pyroomacoustics)
+    gain_db: list[float] | None = None  # random gain drawn in [lo, hi] dB
     steps_per_epoch: int | None = None  # cap, to fit a budget
     seed: int = 0
     threads: int | None = None  # torch intra-op threads
@@ -63,12 +76,59 @@ class TrainConfig:
 
 
 def split_items(cfg: TrainConfig):
-    items = read_manifest(cfg.train_manifest)
-    val_items = read_manifest(cfg.val_manifest) if cfg.val_manifest else items
+    items = select(read_manifest(cfg.train_manifest), exclude_folds=cfg.exclude_folds)
+    val_items = (select(read_manifest(cfg.val_manifest), exclude_folds=cfg.exclude_folds)
+                 if cfg.val_manifest else items)
     if cfg.val_fold is not None:
         return (select(items, exclude_folds=[cfg.val_fold]),
                 select(val_items, folds=[cfg.val_fold]))
+    if cfg.val_speakers:
+        # Validation speakers come out of the training split: the test split's speakers
+        # stay strangers that no choice here has seen.
+        items = select(items, split=cfg.train_split)
+        speakers = sorted({i.speaker or i.label for i in items})
+        if cfg.val_speakers >= len(speakers):
+            raise ValueError(f"val_speakers={cfg.val_speakers} leaves no training speaker "
+                             f"among {len(speakers)}")
+        rng = np.random.default_rng(cfg.seed)
+        held = set(rng.choice(speakers, cfg.val_speakers, replace=False).tolist())
+        return ([i for i in items if (i.speaker or i.label) not in held],
+                [i for i in items if (i.speaker or i.label) in held])
     return select(items, split=cfg.train_split), select(val_items, split=cfg.val_split)
+
+
+def build_augment(cfg: TrainConfig) -> Augment | None:
+    if not (cfg.noise_prob or cfg.reverb_prob or cfg.gain_db):
+        return None
+    return Augment(noise=(NoiseBank.from_folder(cfg.noise_dir, exclude=cfg.noise_exclude)
+                          if cfg.noise_dir else None),
+                   noise_prob=cfg.noise_prob, snr_db=tuple(cfg.noise_snr_db),
+                   room_tone_prob=cfg.room_tone_prob if cfg.noise_dir else 1.0,
+                   rooms=RoomBank(seed=cfg.seed) if cfg.reverb_prob else None,
+                   reverb_prob=cfg.reverb_prob,
+                   gain_db=tuple(cfg.gain_db) if cfg.gain_db else None)
+
+
+def validate_speakers(model, val_set: AudioDataset, cfg: TrainConfig) -> dict:
+    """EER of the validation speakers with 3 enrolment clips each, test clips cut to the
+    node's window, and the threshold at that EER (the one the node ships with)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    longest = int(cfg.val_seconds * model.sample_rate)
+    waves, speakers = [], []
+    for index in range(len(val_set)):
+        wave = val_set.audio(index)
+        if wave is not None:
+            start = max(0, (len(wave) - longest) // 2)
+            waves.append(wave[start:start + longest])
+            speakers.append(val_set.labels[val_set.targets[index]])
+    embeddings = embed_waves(lambda x: model.embed(x.to(device)), waves)
+    model.train(was_training)
+    enrolment = enrol(embeddings, speakers, 3, np.random.default_rng(cfg.seed))
+    eer, threshold = equal_error_rate(*trials(enrolment))
+    return {"val_eer": eer, "similarity_threshold": threshold,
+            "val_identification": identification_accuracy(enrolment)}
 
 
 class Logger:
@@ -142,9 +202,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     if not train_items or not val_items:
         raise ValueError(f"empty split: {len(train_items)} training and {len(val_items)} "
                          f"validation clips; check train_split/val_split/val_fold")
+    if cfg.val_metric not in ("accuracy", "eer"):
+        raise ValueError(f"val_metric must be 'accuracy' or 'eer', got {cfg.val_metric!r}")
     train_set = AudioDataset(train_items)
     labels = train_set.labels
-    val_set = AudioDataset(val_items, labels=labels)
+    # Validation speakers are not among the training labels: they keep labels of their own.
+    val_set = AudioDataset(val_items, labels=None if cfg.val_metric == "eer" else labels)
 
     model = build_model(cfg.model, len(labels), **cfg.model_options).to(device)
     frontend = [p for n, p in model.named_parameters() if n.startswith("frontend.sincgram.")]
@@ -157,7 +220,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         optimizer, mode="max", factor=cfg.lr_factor, patience=cfg.lr_patience)
     snr = tuple(cfg.train_snr_db) if isinstance(cfg.train_snr_db, list) else cfg.train_snr_db
     collate = RandomLengthCollate(cfg.min_seconds, cfg.max_seconds, snr, seed=cfg.seed,
-                                  max_gap_s=cfg.tile_gap_s)
+                                  max_gap_s=cfg.tile_gap_s, augment=build_augment(cfg))
     state = {"epoch": 0, "best": -1.0, "bad_epochs": 0}
 
     last_path, best_path = out / "last.pt", out / "best.pt"
@@ -201,7 +264,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
                 if batch is None:
                     continue
                 waves, targets = batch[0].to(device), batch[1].to(device)
-                logits = net(waves)
+                logits = net(waves, targets)  # a margin head applies its margin here
                 loss = torch.nn.functional.cross_entropy(logits, targets)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -215,20 +278,26 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
                 sync_buffers(model, world)
 
             # Every rank validates on the whole set, so all take the same decisions.
-            probs, val_targets = predict_dataset(model, val_set)
-            val_acc = float(np.mean(probs.argmax(1) == val_targets))
-            val_loss = float(-np.mean(np.log(probs[np.arange(len(probs)), val_targets] + 1e-12)))
+            extra = {}
+            if cfg.val_metric == "eer":
+                extra = validate_speakers(model, val_set, cfg)
+                val_acc, val_loss = 1.0 - extra["val_eer"], float("nan")
+            else:
+                probs, val_targets = predict_dataset(model, val_set)
+                val_acc = float(np.mean(probs.argmax(1) == val_targets))
+                val_loss = float(-np.mean(np.log(probs[np.arange(len(probs)), val_targets] + 1e-12)))
             scheduler.step(val_acc)
             improved = val_acc > state["best"]
             state = {"epoch": epoch, "best": max(val_acc, state["best"]),
                      "bad_epochs": 0 if improved else state["bad_epochs"] + 1}
             row = {"epoch": epoch, "train_loss": loss_sum / max(seen, 1),
                    "train_acc": correct / max(seen, 1), "val_loss": val_loss, "val_acc": val_acc,
+                   **{k: v for k, v in extra.items() if k.startswith("val_")},
                    "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.time() - started, 1)}
             logger.epoch(row)
             if rank == 0:
                 meta = {**meta_base, "epoch": epoch, "val_accuracy": val_acc,
-                        "best_val_accuracy": state["best"]}
+                        "best_val_accuracy": state["best"], **extra}
                 if improved:
                     save_checkpoint(best_path, model, labels, meta)
                 training = {**state, "optimizer": optimizer.state_dict(),
@@ -236,8 +305,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
                             "collate_calls": collate._calls}
                 save_checkpoint(last_path, model, labels, {**meta, "training": training})
                 if progress:
+                    shown = (f"val_eer {extra['val_eer']:.3f}" if extra else f"val_acc {val_acc:.3f}")
                     print(f"epoch {epoch}: loss {row['train_loss']:.3f} acc {row['train_acc']:.3f} "
-                          f"val_acc {val_acc:.3f} lr {row['lr']:.1e} ({row['seconds']} s)")
+                          f"{shown} lr {row['lr']:.1e} ({row['seconds']} s)")
             if on_epoch_end is not None:
                 on_epoch_end(epoch)
     finally:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-HELP = "write a CSV manifest from ESC-10/50, FSDD, VGGSound, VoxCeleb1 or class folders"
+HELP = "write a CSV manifest from ESC-10/50, FSDD, speechocean762, VGGSound, VoxCeleb1 or class folders"
 
 
 def configure(parser):
@@ -16,6 +16,8 @@ def configure(parser):
     p = sub.add_parser("fsdd", help="Free Spoken Digit Dataset recordings folder")
     p.add_argument("root")
     p.add_argument("--label", choices=["speaker", "digit"], default="speaker")
+    p = sub.add_parser("speechocean762", help="speechocean762: ROOT/meta.csv and its audio")
+    p.add_argument("root")
     p = sub.add_parser("vggsound", help="vggsound.csv and a folder of extracted audio")
     p.add_argument("csv")
     p.add_argument("audio_dir")
@@ -33,6 +35,7 @@ def run(args) -> int:
         "folder": lambda: data.from_folder(args.root),
         "esc": lambda: data.from_esc(args.root, esc10_only=args.esc10),
         "fsdd": lambda: data.from_fsdd(args.root, label=args.label),
+        "speechocean762": lambda: data.from_speechocean762(args.root),
         "vggsound": lambda: data.from_vggsound(args.csv, args.audio_dir),
         "voxceleb1": lambda: data.from_voxceleb1(args.iden_split, args.wav_root),
     }[args.source]
