@@ -81,6 +81,15 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     return data
 
 
+# Operating points a checkpoint may carry in its meta, chosen on validation data when it was
+# made; the nodes use them unless a parameter overrides them (`degram info` shows them).
+THRESHOLDS = {
+    "event_threshold": "lowest score of a reported sound event",
+    "similarity_threshold": "cosine similarity below which a speaker is 'unknown'",
+    "vad_min_speech": "share of a window's frames that must be speech to identify a speaker",
+}
+
+
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> AudioClassifier:
     """A ready model in eval mode, with `.labels` and `.meta` from the file."""
     data = load_checkpoint(path)

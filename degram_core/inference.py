@@ -175,6 +175,12 @@ class Classifier:
         self.labels = list(labels or getattr(model, "labels", None)
                            or [str(i) for i in range(model.num_classes)])
         self.sample_rate = model.sample_rate
+        self.meta = dict(getattr(model, "meta", None) or {})
+
+    def operating_point(self, key: str, default: float) -> float:
+        """A threshold chosen on validation data and stored with the model (checkpoint.THRESHOLDS),
+        or `default` for a model made without one."""
+        return float(self.meta.get(key, default))
 
     def prepare(self, waveform, sample_rate: int) -> np.ndarray:
         """Any (N,) or (N, C) array -> finite mono float32 at the model's rate, (N,)."""

@@ -225,3 +225,30 @@ class Gallery:
         best, score = candidates[0]
         return Identification(best if score >= threshold else UNKNOWN, score, candidates)
 
+
+
+# Enrolment keeps only the speech in its audio and needs at least this much of it: below it
+# an embedding says more about the words than the voice.
+MIN_SPEECH_S = 1.0
+
+
+def speech_embedding(classifier, vad, wave: np.ndarray, sample_rate: int, window_s: float,
+                     min_speech_s: float = MIN_SPEECH_S) -> tuple[np.ndarray, float]:
+    """(one embedding of the speech in `wave`, seconds of speech it used).
+
+    The speech frames (voice activity) are joined and cut into windows of the length the node
+    identifies; their unit embeddings are averaged, so a long enrolment weighs every part of it
+    and the centroid matches what the node will compare it with. Raises ValueError (with a
+    message for the person enrolling) when there is too little speech.
+    """
+    audio = classifier.prepare(wave, sample_rate)
+    speech = vad.speech_only(audio) if vad is not None else audio
+    rate = classifier.sample_rate
+    seconds = len(speech) / rate
+    if seconds < min_speech_s:
+        raise ValueError(f"only {seconds:.1f} s of speech in {len(audio) / rate:.1f} s of audio; "
+                         f"enrolment needs at least {min_speech_s:g} s of speech")
+    window = max(1, round(window_s * rate))
+    starts = range(0, max(1, len(speech) - window + 1), window)
+    units = [normalised(classifier.embed(speech[s:s + window], rate)) for s in starts]
+    return normalised(np.mean(units, axis=0)), seconds

@@ -41,9 +41,10 @@ def configure(parser):
     action.add_argument("--forget", metavar="NAME", help="remove speaker NAME from the gallery")
     action.add_argument("--identify", nargs="+", metavar="FILE",
                         help="identify the speaker of each audio file")
-    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                        help=f"cosine similarity below which --identify says unknown "
-                             f"(default {DEFAULT_THRESHOLD}, measured on FSDD)")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help=f"cosine similarity below which --identify says unknown (default: "
+                             f"the checkpoint's own similarity_threshold, chosen on validation "
+                             f"speakers; {DEFAULT_THRESHOLD} for a model without one)")
     parser.add_argument("-k", "--top-k", type=int, default=3,
                         help="candidates printed by --identify")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
@@ -74,6 +75,9 @@ def run(args) -> int:
 
     from ..inference import Classifier
     classifier = Classifier(args.checkpoint, device=args.device)
+    if args.threshold is None:
+        from ..speakers import DEFAULT_THRESHOLD
+        args.threshold = classifier.operating_point("similarity_threshold", DEFAULT_THRESHOLD)
     if args.identify is not None:
         return identify(args, gallery, classifier)
     name, files = args.enrol[0], args.enrol[1:]

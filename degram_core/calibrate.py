@@ -1,0 +1,86 @@
+"""Operating points chosen on validation data and stored in the checkpoint's meta
+(checkpoint.THRESHOLDS): the event threshold of a sound-event model and the speech share of
+the voice-activity gate. Never run this on the data a model's figures are reported on.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .checkpoint import atomic_save, load_checkpoint
+from .events import BACKGROUND, SPEECH, wrong_score
+from .vad import VoiceActivity
+
+GRID = np.round(np.arange(0.30, 1.0, 0.01), 2)
+
+
+def windows(wave: np.ndarray, window: int, hop: int) -> np.ndarray:
+    """(N,) -> (W, window): every full window; a clip shorter than one window is centred in
+    silence, as the node hears a short sound between quiet stretches."""
+    if len(wave) < window:
+        padded = np.zeros(window, dtype=np.float32)
+        start = (window - len(wave)) // 2
+        padded[start:start + len(wave)] = wave
+        return padded[None]
+    return np.stack([wave[s:s + window] for s in range(0, len(wave) - window + 1, hop)])
+
+
+@torch.inference_mode()
+def window_probabilities(classifier, wave: np.ndarray, window_s: float, hop_s: float) -> np.ndarray:
+    rate = classifier.sample_rate
+    batch = windows(wave, round(window_s * rate), round(hop_s * rate))
+    return classifier.probabilities(torch.from_numpy(batch))  # (W, C)
+
+
+def event_threshold(classifier, clips: list[tuple[np.ndarray, str]], window_s: float,
+                    hop_s: float, max_false_per_min: float = 0.5) -> dict:
+    """The lowest threshold at which windows of speech report at most `max_false_per_min`
+    events other than speech, and windows of background at most that many events at all."""
+    labels = classifier.labels
+    wrong = {SPEECH: [], BACKGROUND: []}
+    right, events = [], []  # per event window: its own class's score, and whether it is best
+    for wave, label in clips:
+        probs = window_probabilities(classifier, wave, window_s, hop_s)
+        if label in wrong:
+            allowed = {SPEECH} if label == SPEECH else set()
+            wrong[label] += [wrong_score(p, labels, allowed) for p in probs]
+        else:
+            index = labels.index(label)
+            right += [p[index] for p in probs]
+            events += [int(np.argmax(p)) == index for p in probs]
+    per_min = 60.0 / hop_s
+    chosen = next((float(t) for t in GRID
+                   if all(np.mean(np.asarray(w) >= t) * per_min <= max_false_per_min
+                          for w in wrong.values() if w)), float(GRID[-1]))
+    recall = float(np.mean(np.asarray(events) & (np.asarray(right) >= chosen))) if events else 0.0
+    return {"event_threshold": chosen,
+            "false_per_min": {k: float(np.mean(np.asarray(w) >= chosen) * per_min)
+                              for k, w in wrong.items() if w},
+            "event_window_recall": recall}
+
+
+def vad_min_speech(vad: VoiceActivity, speech: list[np.ndarray], other: list[np.ndarray],
+                   window_s: float, hop_s: float, min_recall: float = 0.97) -> dict:
+    """The largest share of speech frames that still lets `min_recall` of speech windows
+    through; with it, the share of non-speech windows that pass."""
+    window, hop = round(window_s * vad.sample_rate), round(hop_s * vad.sample_rate)
+
+    def fractions(waves):
+        return np.asarray([vad.speech_fraction(w)[0] for wave in waves
+                           for w in windows(wave, window, hop)])
+
+    on_speech, on_other = fractions(speech), fractions(other)
+    grid = np.round(np.arange(0.05, 0.95, 0.05), 2)
+    chosen = max((float(f) for f in grid if np.mean(on_speech >= f) >= min_recall),
+                 default=float(grid[0]))
+    return {"vad_min_speech": chosen, "speech_windows_passed": float(np.mean(on_speech >= chosen)),
+            "other_windows_passed": float(np.mean(on_other >= chosen)),
+            "windows": {"speech": int(len(on_speech)), "other": int(len(on_other))}}
+
+
+def store(path: str, values: dict, record: dict) -> None:
+    """Write operating points into a checkpoint's meta, with how they were chosen."""
+    data = load_checkpoint(path)
+    data["meta"] = {**data["meta"], **values,
+                    "calibration": {**data["meta"].get("calibration", {}), **record}}
+    atomic_save(data, path)

@@ -1,0 +1,74 @@
+"""degram calibrate CHECKPOINT: choose operating points on validation data and store them in
+the checkpoint's meta, where the nodes and `degram enroll` find them.
+
+    degram calibrate sound.pt --events MANIFEST --fold 4          event_threshold
+    degram calibrate speaker.pt --vad MANIFEST --split train --noise-dir DIR   vad_min_speech
+"""
+from __future__ import annotations
+
+import json
+
+HELP = "choose a model's thresholds on validation data and store them in the checkpoint"
+
+
+def configure(parser):
+    parser.add_argument("checkpoint", help="a degram checkpoint (.pt); its meta is updated")
+    parser.add_argument("--events", metavar="MANIFEST",
+                        help="sound events: choose event_threshold on these clips (with "
+                             "'speech' and 'background' rows)")
+    parser.add_argument("--fold", help="only this fold of --events (the validation fold)")
+    parser.add_argument("--max-false-per-min", type=float, default=0.5,
+                        help="false events a minute allowed on speech and on background")
+    parser.add_argument("--vad", metavar="MANIFEST",
+                        help="voice activity: choose vad_min_speech on the speech of these clips")
+    parser.add_argument("--split", help="only this split of --vad (never the test split)")
+    parser.add_argument("--limit", type=int, default=300, help="at most this many --vad clips")
+    parser.add_argument("--noise-dir", help="non-speech for --vad: the training part (first 70 %%) "
+                                            "of each recording, plus synthetic room tone")
+    parser.add_argument("--min-recall", type=float, default=0.97,
+                        help="--vad: share of speech windows that must pass the gate")
+    parser.add_argument("--window-s", type=float, required=True, help="the node's window")
+    parser.add_argument("--hop-s", type=float, default=0.5, help="the node's hop")
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from .. import calibrate, data
+    from ..audio import load_audio
+    from ..inference import Classifier
+    from ..mixing import NoiseBank, room_tone
+
+    if not (args.events or args.vad):
+        raise ValueError("give --events MANIFEST and/or --vad MANIFEST")
+    record, values = {}, {}
+    if args.events:
+        classifier = Classifier(args.checkpoint, device="cpu")
+        items = data.read_manifest(args.events)
+        items = data.select(items, folds=[args.fold]) if args.fold else items
+        clips = [(load_audio(i.path, classifier.sample_rate), i.label) for i in items]
+        result = calibrate.event_threshold(classifier, clips, args.window_s, args.hop_s,
+                                           args.max_false_per_min)
+        values["event_threshold"] = result["event_threshold"]
+        record["events"] = {**result, "manifest": args.events, "fold": args.fold,
+                            "window_s": args.window_s, "hop_s": args.hop_s}
+    if args.vad:
+        if not args.noise_dir:
+            raise ValueError("--vad needs --noise-dir for its non-speech windows")
+        vad = calibrate.VoiceActivity()
+        items = data.read_manifest(args.vad)
+        items = data.select(items, split=args.split) if args.split else items
+        rng = np.random.default_rng(0)
+        chosen = [items[i] for i in rng.permutation(len(items))[:args.limit]]
+        speech = [load_audio(i.path) for i in chosen]
+        other = NoiseBank.from_folder(args.noise_dir).waves
+        other = other + [room_tone(16000 * 30, rng, (level, level)) for level in (-60, -40)]
+        result = calibrate.vad_min_speech(vad, speech, other, args.window_s, args.hop_s,
+                                          args.min_recall)
+        values["vad_min_speech"] = result["vad_min_speech"]
+        record["vad"] = {**result, "manifest": args.vad, "split": args.split,
+                         "noise_dir": args.noise_dir, "window_s": args.window_s}
+    calibrate.store(args.checkpoint, values, record)
+    print(json.dumps(record, indent=2))
+    print(f"{args.checkpoint}: stored {values}")
+    return 0
