@@ -36,3 +36,13 @@ def make_batch(batch: int, seconds: float, seed: int):
     targets = rng.integers(0, len(LABELS), batch)
     waves = [make_clip(LABELS[t], seconds, seed=int(rng.integers(1 << 30))) for t in targets]
     return np.stack(waves), targets
+
+
+def speak(text: str, path, rate: int = 16000) -> np.ndarray:
+    """Real synthetic speech from espeak-ng (a Debian package `make test` installs), at `rate`."""
+    import subprocess
+
+    from degram_core.audio import load_audio
+
+    subprocess.run(["espeak-ng", "-w", str(path), text], check=True, capture_output=True)
+    return load_audio(path, rate)

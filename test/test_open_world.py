@@ -1,0 +1,179 @@
+"""The pieces of an open world: the event rule (background is never an event), speaker
+verification figures, the AAM head and embedding layer, background mixing, and operating
+points chosen on validation data and stored with a model."""
+import math
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from degram_core import build_model, load_model, save_checkpoint
+from degram_core.calibrate import event_threshold, store, windows
+from degram_core.events import reported, wrong_score
+from degram_core.heads import AAMSoftmax
+from degram_core.inference import Classifier
+from degram_core.mixing import Augment, NoiseBank, RoomBank, mix_at_snr, power, room_tone
+from degram_core.verification import (enrol, equal_error_rate, identification_accuracy,
+                                      open_set, trials, unit)
+
+LABELS = ["background", "dog", "speech"]
+
+
+# --- which events a window reports -------------------------------------------------------
+
+def test_a_background_window_reports_nothing():
+    assert reported(np.array([0.5, 0.45, 0.05]), LABELS, 0.3, 3) == []
+
+
+def test_background_is_never_an_event_and_the_threshold_and_top_k_hold():
+    probs = np.array([0.35, 0.4, 0.25])
+    assert reported(probs, LABELS, 0.3, 3) == [(1, pytest.approx(0.4))]
+    assert reported(probs, LABELS, 0.2, 3) == [(1, pytest.approx(0.4)), (2, pytest.approx(0.25))]
+    assert reported(probs, LABELS, 0.2, 1) == [(1, pytest.approx(0.4))]
+    # a model without background names its best classes
+    assert reported(np.array([0.6, 0.4]), ["cat", "dog"], 0.3, 3)[0][0] == 0
+
+
+def test_wrong_score_is_what_a_threshold_must_exceed():
+    assert wrong_score(np.array([0.6, 0.3, 0.1]), LABELS, set()) == 0.0  # background wins
+    assert wrong_score(np.array([0.1, 0.3, 0.6]), LABELS, {"speech"}) == pytest.approx(0.3)
+    assert wrong_score(np.array([0.1, 0.3, 0.6]), LABELS, set()) == pytest.approx(0.6)
+
+
+# --- verification ------------------------------------------------------------------------
+
+def clustered(speakers=6, clips=6, spread=0.05, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = unit(rng.standard_normal((speakers, 16)))
+    emb = unit(np.repeat(centres, clips, 0) + spread * rng.standard_normal((speakers * clips, 16)))
+    return emb, [f"s{i}" for i in range(speakers) for _ in range(clips)]
+
+
+def test_separable_speakers_have_no_errors_and_random_ones_half():
+    emb, names = clustered()
+    e = enrol(emb, names, 3, np.random.default_rng(0))
+    assert equal_error_rate(*trials(e))[0] == 0.0
+    assert identification_accuracy(e) == 1.0
+    known, rejected = open_set(e, ["s0", "s1", "s2"], threshold=0.8)
+    assert known == 1.0 and rejected == 1.0
+    noise = unit(np.random.default_rng(1).standard_normal(emb.shape))
+    e = enrol(noise, names, 3, np.random.default_rng(0))
+    assert 0.25 < equal_error_rate(*trials(e))[0] < 0.75
+
+
+def test_enrolment_uses_k_clips_and_tests_the_rest():
+    emb, names = clustered(speakers=3, clips=5)
+    e = enrol(emb, names, 2, np.random.default_rng(0))
+    assert e.centroids.shape == (3, 16) and len(e.test_names) == 3 * 3
+
+
+# --- the embedding model -----------------------------------------------------------------
+
+def test_aam_applies_its_margin_to_the_target_only():
+    head = AAMSoftmax(8, 4, margin=0.3, scale=10.0)
+    x = torch.randn(5, 8)
+    targets = torch.tensor([0, 1, 2, 3, 0])
+    plain, margined = head(x), head(x, targets)
+    cos = torch.nn.functional.linear(torch.nn.functional.normalize(x),
+                                     torch.nn.functional.normalize(head.weight))
+    assert torch.allclose(plain, 10.0 * cos, atol=1e-5)
+    rows = torch.arange(5)
+    expected = 10.0 * torch.cos(torch.acos(cos[rows, targets]) + 0.3)
+    assert torch.allclose(margined[rows, targets], expected, atol=1e-4)
+    others = torch.ones_like(plain, dtype=torch.bool)
+    others[rows, targets] = False
+    assert torch.equal(margined[others], plain[others])
+
+
+def test_the_embedding_layer_is_linear_and_signed_and_checkpoints_round_trip(tmp_path):
+    model = build_model("degram-resnet-tiny", 5, embedding_dim=24, head="aam").eval()
+    emb = model.embed(torch.randn(3, 16000))
+    assert emb.shape == (3, 24) and (emb < 0).any()  # no ReLU after the projection
+    save_checkpoint(tmp_path / "m.pt", model, list("abcde"))
+    again = load_model(tmp_path / "m.pt")
+    x = torch.randn(2, 8000)
+    assert torch.allclose(again.embed(x), model.embed(x), atol=1e-5)
+    assert isinstance(again.fc, AAMSoftmax)
+
+
+def test_a_plain_classifier_keeps_the_keys_of_earlier_checkpoints():
+    keys = build_model("degram-resnet-tiny", 3).state_dict().keys()
+    assert {"fc.weight", "fc.bias"} <= set(keys)
+    assert not any(k.startswith("embedding.") for k in keys)
+
+
+# --- mixing ------------------------------------------------------------------------------
+
+def test_mix_at_snr_gives_the_snr_asked():
+    rng = np.random.default_rng(0)
+    signal, noise = rng.standard_normal(16000), 3 * rng.standard_normal(16000)
+    mixed = mix_at_snr(signal, noise, 10.0)
+    assert 10 * math.log10(power(signal) / power(mixed - signal)) == pytest.approx(10.0, abs=0.01)
+
+
+def test_a_noise_bank_never_draws_from_the_held_out_end(tmp_path):
+    wave = np.concatenate([np.full(7000, 0.1), np.full(3000, 0.9)]).astype(np.float32)
+    soundfile.write(tmp_path / "hum.wav", wave, 16000, subtype="FLOAT")
+    soundfile.write(tmp_path / "cat.wav", np.ones(100, np.float32), 16000, subtype="FLOAT")
+    bank = NoiseBank.from_folder(tmp_path, exclude=["cat"])
+    rng = np.random.default_rng(0)
+    drawn = np.concatenate([bank.sample(2000, rng) for _ in range(200)])
+    assert np.allclose(drawn, 0.1)
+
+
+def test_room_tone_is_quiet_and_reverberation_keeps_length_and_level():
+    rng = np.random.default_rng(0)
+    tone = room_tone(16000, rng, (-60, -60))
+    assert 10 * math.log10(power(tone)) == pytest.approx(-60, abs=0.1)
+    rooms = RoomBank(count=2, seed=0)
+    dry = rng.standard_normal(8000).astype(np.float32) * 0.1
+    wet = rooms.apply(dry, rng)
+    assert len(wet) == len(dry) and power(wet) == pytest.approx(power(dry), rel=1e-3)
+    assert not np.allclose(wet, dry)
+    augment = Augment(rooms=rooms, reverb_prob=1.0, noise_prob=1.0, room_tone_prob=1.0,
+                      gain_db=(0.0, 0.0))
+    out = augment(dry, np.random.default_rng(3))
+    assert np.array_equal(out, augment(dry, np.random.default_rng(3)))  # seeded: resumable
+
+
+# --- operating points --------------------------------------------------------------------
+
+class Fixed:
+    """A classifier stand-in with fixed window outputs, to test the choice of threshold alone."""
+
+    sample_rate = 16000
+    labels = LABELS
+
+    def __init__(self, table):
+        self.table = table
+
+    def probabilities(self, batch):
+        level = float(batch[0, 0])
+        return np.repeat(self.table[level][None], len(batch), 0)
+
+
+def test_the_event_threshold_is_the_lowest_that_keeps_false_events_under_the_limit():
+    speech_probs = np.array([0.0, 0.45, 0.55])  # "dog" at 0.45 on speech: a false event below 0.46
+    classifier = Fixed({0.25: speech_probs, 0.75: np.array([0.1, 0.8, 0.1])})
+    clips = [(np.full(16000 * 60, 0.25, np.float32), "speech"),
+             (np.full(16000 * 10, 0.75, np.float32), "dog")]
+    result = event_threshold(classifier, clips, 2.0, 0.5, max_false_per_min=0.5)
+    assert result["event_threshold"] == pytest.approx(0.46)
+    assert result["event_window_recall"] == 1.0
+
+
+def test_windows_centre_a_short_clip_in_silence():
+    w = windows(np.ones(10, np.float32), 20, 5)
+    assert w.shape == (1, 20) and w[0, 5:15].all() and not w[0, :5].any()
+
+
+def test_stored_points_reach_the_classifier_and_the_export(tmp_path):
+    model = build_model("degram-resnet-tiny", 3)
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, model, LABELS)
+    assert Classifier(path, device="cpu").operating_point("event_threshold", 0.3) == 0.3
+    store(str(path), {"event_threshold": 0.62}, {"events": {"fold": "4"}})
+    assert Classifier(path, device="cpu").operating_point("event_threshold", 0.3) == 0.62
+    onnx = Classifier(path, device="cpu", backend="onnxruntime")
+    assert onnx.operating_point("event_threshold", 0.3) == 0.62

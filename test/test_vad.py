@@ -1,0 +1,66 @@
+"""Voice activity (degram_core.vad): Silero VAD from the silero-vad wheel on real synthetic
+speech (espeak-ng) and on the non-speech a robot hears; a bad model file names itself."""
+import numpy as np
+import pytest
+
+from degram_core.vad import FRAME, VADError, VoiceActivity
+from synthetic import speak
+
+RATE = 16000
+
+
+@pytest.fixture(scope="module")
+def vad():
+    return VoiceActivity()
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory):
+    return speak("Hello robot, please bring me a glass of water from the kitchen.",
+                 tmp_path_factory.mktemp("speech") / "speech.wav")
+
+
+def test_speech_is_speech(vad, speech):
+    fraction, peak = vad.speech_fraction(speech)
+    assert fraction > 0.6 and peak > 0.9
+
+
+NON_SPEECH = {
+    "silence": lambda t, rng: np.zeros_like(t),
+    "dc_offset": lambda t, rng: np.full_like(t, 0.4),
+    "clipping": lambda t, rng: np.clip(3 * rng.standard_normal(len(t)), -1, 1),
+    "tone_1khz": lambda t, rng: 0.7 * np.sin(2 * np.pi * 1000 * t),
+    "white_noise_full_scale": lambda t, rng: rng.uniform(-1, 1, len(t)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NON_SPEECH))
+def test_non_speech_is_not_speech(vad, kind):
+    t = np.arange(2 * RATE) / RATE
+    wave = NON_SPEECH[kind](t, np.random.default_rng(0)).astype(np.float32)
+    fraction, _ = vad.speech_fraction(wave)
+    assert fraction < 0.05, fraction
+
+
+def test_frames_are_scored_from_a_fresh_state(vad, speech):
+    # the same window scores the same whatever was scored before it
+    first = vad.frames(speech[:RATE])
+    vad.frames(np.random.default_rng(1).uniform(-1, 1, RATE).astype(np.float32))
+    assert np.array_equal(first, vad.frames(speech[:RATE]))
+    assert len(first) == RATE // FRAME
+
+
+def test_speech_only_drops_the_silence(vad, speech):
+    padded = np.concatenate([np.zeros(2 * RATE, np.float32), speech, np.zeros(2 * RATE, np.float32)])
+    kept = vad.speech_only(padded)
+    assert len(kept) % FRAME == 0
+    assert 0.6 * len(speech) < len(kept) < len(speech) + RATE // 2
+
+
+@pytest.mark.parametrize("problem", ["missing", "corrupt"])
+def test_a_bad_model_file_is_named(tmp_path, problem):
+    path = tmp_path / "vad.onnx"
+    if problem == "corrupt":
+        path.write_bytes(b"not an onnx model" * 50)
+    with pytest.raises(VADError, match=str(path)):
+        VoiceActivity(path)
