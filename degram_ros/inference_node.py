@@ -39,7 +39,8 @@ COMMON_PARAMETERS = {
     "window_s": (1.0, "seconds of audio per prediction"),
     "hop_s": (0.25, "seconds between predictions"),
     "top_k": (3, "most classes reported per window"),
-    "threshold": (0.3, "lowest score reported"),
+    "threshold": (-1.0, "lowest score reported; negative: the model's own, chosen on validation "
+                  "data (degram info)"),
     "audio_topic": ("audio/audio_stamped", "audio input topic"),
     "stamped": (True, "true: audio_common_msgs/AudioDataStamped; false: AudioData (stamped on arrival)"),
     "info_topic": ("audio/audio_info", "latched audio_common_msgs/AudioInfo giving the format"),
@@ -59,6 +60,7 @@ class InferenceNode(Node):
     implement `handle_window`."""
 
     EXTRA_PARAMETERS: dict = {}
+    HISTORY_S = 4.0  # seconds kept beyond the window
 
     def __init__(self, name: str):
         super().__init__(name)
@@ -84,8 +86,9 @@ class InferenceNode(Node):
 
         self.format = AudioFormat(p("sample_rate"), p("channels"), p("sample_format"))
         self.resampler = Resampler(rate)
-        # Room for the window plus a few seconds of slack for a slow worker.
-        self.buffer = RingBuffer(self.window + max(self.hop, rate) * 4, rate)
+        # Room for the window plus a few seconds of slack for a slow worker (and the history
+        # a subclass wants to look back on, e.g. enrolment from the last seconds heard).
+        self.buffer = RingBuffer(self.window + max(self.hop * 4, round(self.HISTORY_S * rate)), rate)
         self.wake = threading.Condition()
         self.generation = 0  # bumped when the stream restarts (time went backwards)
         self.last_end_ns: int | None = None

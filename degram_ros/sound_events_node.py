@@ -1,9 +1,15 @@
-"""sound_events: what is heard, every hop, on /sound_events (degram_ros/SoundEvents)."""
+"""sound_events: what is heard, every hop, on /sound_events (degram_ros/SoundEvents).
+
+The events of a window follow `degram_core.events.reported`: with a model that knows
+`background` (the shipped one does) a quiet window is published with an empty event list, so
+subscribers still see time pass; `speech` is an event like any other.
+"""
 from __future__ import annotations
 
 import numpy as np
 from std_msgs.msg import Header
 
+from degram_core.events import BACKGROUND, DEFAULT_THRESHOLD, reported
 from degram_ros.msg import SoundEvent, SoundEvents
 
 from .inference_node import InferenceNode
@@ -18,16 +24,30 @@ class SoundEventsNode(InferenceNode):
     def __init__(self, name: str = "sound_events"):
         super().__init__(name)
         self.publisher = self.create_publisher(SoundEvents, self.param("output_topic"), 10)
+        labels = self.classifier.labels
+        self.get_logger().info(
+            f"event threshold {self.threshold():.3f} ("
+            f"{'parameter' if self.param('threshold') >= 0 else 'the model'}); "
+            + ("'background' windows publish no event" if BACKGROUND in labels else
+               "the model has no 'background' class: every window names its best classes"))
+
+    def threshold(self) -> float:
+        own = self.param("threshold")
+        return own if own >= 0 else self.classifier.operating_point("event_threshold",
+                                                                     DEFAULT_THRESHOLD)
 
     def handle_window(self, audio: np.ndarray, stamp_ns: int) -> None:
-        probs = self.probabilities(audio)
-        threshold, top_k = self.param("threshold"), self.param("top_k")
-        order = np.argsort(-probs, kind="stable")[:top_k]
-        events = [SoundEvent(label=self.classifier.labels[i], class_id=int(i), score=float(probs[i]))
-                  for i in order if probs[i] >= threshold]
+        labels = self.classifier.labels
+        found = reported(self.probabilities(audio), labels, self.threshold(), self.param("top_k"))
+        events = [SoundEvent(label=labels[i], class_id=i, score=score) for i, score in found]
+        self.stats["windows_quiet"] += not events
         self.publisher.publish(SoundEvents(
             header=Header(stamp=self.header_stamp(stamp_ns), frame_id=self.frame_id),
             window=self.window_duration(), events=events, model=self.model_name))
+
+    def extra_diagnostics(self) -> dict:
+        return {"windows_quiet": str(self.stats["windows_quiet"]),
+                "event_threshold": f"{self.threshold():.3f}"}
 
 
 def main(args=None) -> None:

@@ -6,9 +6,13 @@ Two modes, chosen per window:
   `similarity_threshold`. Speakers are enrolled at run time through the services
   `~/enroll` (given audio, or the last `recent_seconds` the node heard), `~/forget`, `~/list`;
   the gallery file is rewritten atomically after each change, so it survives restarts.
-- closed set, while the gallery is empty: the checkpoint's own labels, "unknown" below
-  `threshold` (what this node did before enrolment existed).
-A window quieter than `min_rms_db` is not attributed to anyone (counted as gated).
+- with nobody enrolled: "unknown" for a speaker-embedding model (the shipped one was trained
+  on strangers, whose names mean nothing to a robot); a closed-set model (FSDD's, or one of your
+  own) names its own labels, "unknown" below `threshold`. `closed_set` overrides the choice.
+Only speech is attributed: Silero VAD scores every window and a window whose share of speech
+frames is under `min_speech_fraction` (or quieter than `min_rms_db`) publishes no SpeakerId and
+is counted as gated. Every window's voice activity is published on `voice_activity`, since a
+behaviour may want "someone is talking" even when nobody is known.
 
 Services run on the executor thread, windows on the worker thread (InferenceNode). Enrolment
 embeds a few seconds once, so it is served in the callback; the subscription waits meanwhile
@@ -21,8 +25,11 @@ from __future__ import annotations
 import numpy as np
 from std_msgs.msg import Header
 
-from degram_core.speakers import DEFAULT_THRESHOLD, Gallery, GalleryError, checkpoint_identity
-from degram_ros.msg import SpeakerId
+from degram_core.audio import resample
+from degram_core.speakers import (DEFAULT_THRESHOLD, MIN_SPEECH_S, UNKNOWN, Gallery,
+                                  GalleryError, checkpoint_identity, speech_embedding)
+from degram_core.vad import VADError, VoiceActivity
+from degram_ros.msg import SpeakerId, VoiceActivity as VoiceActivityMsg
 from degram_ros.srv import Enroll, Forget, ListSpeakers
 
 from .inference_node import InferenceNode
@@ -31,6 +38,9 @@ from .node_runner import StartupError, run_node
 # Below this an embedding says more about the words than the voice (FSDD's shortest digits
 # are ~0.3 s); enrolment refuses shorter audio rather than store a poor centroid.
 MIN_ENROL_S = 0.5
+# For models made without a `vad_min_speech` of their own (measured in bench/false_events.py).
+DEFAULT_MIN_SPEECH = 0.25
+CLOSED_SET = ("auto", "true", "false")
 
 
 def rms_db(audio: np.ndarray) -> float:
@@ -43,14 +53,24 @@ class EnrolRefused(ValueError):
 
 
 class SpeakerIdNode(InferenceNode):
+    HISTORY_S = 20.0  # enrolment from the room may look back this far (recent_seconds)
     EXTRA_PARAMETERS = {
         "output_topic": ("/speaker_id", "where SpeakerId is published"),
-        "min_rms_db": (-50.0, "energy gate: quieter windows are not attributed (dBFS; "
-                       "-200 disables it)"),
+        "min_rms_db": (-60.0, "extra energy floor under the voice-activity gate: quieter "
+                       "windows are not attributed (dBFS; -200 disables it)"),
+        "vad_model": ("", "Silero VAD ONNX file; empty: the one inside the silero-vad package"),
+        "min_speech_fraction": (-1.0, "share of a window's 32 ms frames that must be speech for "
+                                "it to be attributed; negative: the model's own (degram info); "
+                                "0 turns the voice-activity gate off (enrolment then uses all "
+                                "the audio it is given)"),
+        "closed_set": ("auto", "with nobody enrolled: true names the checkpoint's own labels, "
+                       "false says 'unknown'; auto: labels only for a closed-set classifier, "
+                       "not for a speaker-embedding model"),
         "gallery": ("~/.ros/degram/speakers.json", "speaker gallery file (JSON; ~ expanded, "
                     "created on first enrolment); with speakers in it, identification is open set"),
-        "similarity_threshold": (DEFAULT_THRESHOLD, "cosine similarity below which a window is "
-                                 "'unknown' in open-set mode (measured on FSDD, see README)"),
+        "similarity_threshold": (-1.0, "cosine similarity below which a window is 'unknown' "
+                                 "in open-set mode; negative: the model's own, chosen on "
+                                 "validation speakers (degram info)"),
     }
 
     def __init__(self, name: str = "speaker_id"):
@@ -64,35 +84,72 @@ class SpeakerIdNode(InferenceNode):
             # overwritten by the next enrolment.
             raise StartupError(f"cannot use the speaker gallery given by parameter 'gallery' "
                                f"({path!r}): {error}") from None
+        try:
+            self.vad = VoiceActivity(self.param("vad_model") or None)
+        except VADError as error:
+            raise StartupError(f"cannot load the voice-activity model given by parameter "
+                               f"'vad_model' ({self.param('vad_model')!r}): {error}") from None
+        if self.param("closed_set") not in CLOSED_SET:
+            raise StartupError(f"parameter 'closed_set' must be one of {list(CLOSED_SET)}, got "
+                               f"{self.param('closed_set')!r}")
         self.publisher = self.create_publisher(SpeakerId, self.param("output_topic"), 10)
+        self.vad_publisher = self.create_publisher(VoiceActivityMsg, "voice_activity", 10)
         self.create_service(Enroll, "~/enroll", self.on_enroll)
         self.create_service(Forget, "~/forget", self.on_forget)
         self.create_service(ListSpeakers, "~/list", self.on_list)
         names = self.gallery.names()
         mode = (f"{len(names)} speaker(s), open set" if names
-                else "empty, closed set (checkpoint labels)")
-        self.get_logger().info(f"gallery {self.gallery.path}: {mode}")
+                else "empty, closed set (checkpoint labels)" if self.names_labels()
+                else "empty: every speaker is 'unknown' until enrolled (~/enroll)")
+        self.get_logger().info(
+            f"gallery {self.gallery.path}: {mode}; similarity threshold "
+            f"{self.similarity_threshold():.3f}, speech fraction {self.min_speech():.2f}")
+
+    def names_labels(self) -> bool:
+        """Whether an empty gallery names the checkpoint's own labels."""
+        choice = self.param("closed_set")
+        if choice != "auto":
+            return choice == "true"
+        return not self.classifier.meta.get("speaker_embedding", False)
+
+    def similarity_threshold(self) -> float:
+        own = self.param("similarity_threshold")
+        return own if own >= 0 else self.classifier.operating_point("similarity_threshold",
+                                                                     DEFAULT_THRESHOLD)
+
+    def min_speech(self) -> float:
+        own = self.param("min_speech_fraction")
+        return own if own >= 0 else self.classifier.operating_point("vad_min_speech",
+                                                                     DEFAULT_MIN_SPEECH)
 
     # --- windows (worker thread) -------------------------------------------------------
 
     def handle_window(self, audio: np.ndarray, stamp_ns: int) -> None:
-        if rms_db(audio) < self.param("min_rms_db"):
+        header = Header(stamp=self.header_stamp(stamp_ns), frame_id=self.frame_id)
+        fraction, peak = self.vad.speech_fraction(
+            resample(audio, self.classifier.sample_rate, self.vad.sample_rate))
+        is_speech = fraction >= self.min_speech()
+        self.vad_publisher.publish(VoiceActivityMsg(
+            header=header, window=self.window_duration(), speech=bool(is_speech),
+            speech_fraction=fraction, speech_probability=peak))
+        if not is_speech or rms_db(audio) < self.param("min_rms_db"):
             self.stats["windows_gated"] += 1
             return
         top_k = self.param("top_k")
         if len(self.gallery):
             who = self.gallery.identify(self.classifier.embed(audio, self.classifier.sample_rate),
-                                        self.param("similarity_threshold"), top_k)
+                                        self.similarity_threshold(), top_k)
             speaker, score, candidates = who.name, who.score, who.candidates
             self.stats["windows_open_set"] += 1
+        elif self.names_labels():
+            prediction = self.classifier.ranked(self.probabilities(audio), top_k)
+            candidates, score = prediction.top, prediction.top[0][1]
+            threshold = self.param("threshold") if self.param("threshold") >= 0 else 0.5
+            speaker = prediction.label if score >= threshold else UNKNOWN
         else:
-            probs = self.probabilities(audio)
-            order = np.argsort(-probs, kind="stable")[:top_k]
-            candidates = [(self.classifier.labels[i], float(probs[i])) for i in order]
-            score = candidates[0][1]
-            speaker = candidates[0][0] if score >= self.param("threshold") else "unknown"
+            speaker, score, candidates = UNKNOWN, 0.0, []
         self.publisher.publish(SpeakerId(
-            header=Header(stamp=self.header_stamp(stamp_ns), frame_id=self.frame_id),
+            header=header,
             window=self.window_duration(),
             speaker=speaker,
             score=float(score),
@@ -114,7 +171,14 @@ class SpeakerIdNode(InferenceNode):
             if rms_db(audio) < self.param("min_rms_db"):
                 raise EnrolRefused(f"audio is too quiet to enrol ({rms_db(audio):.1f} dBFS, "
                                    f"below min_rms_db {self.param('min_rms_db')})")
-            response.clips = self.gallery.enroll(name, self.classifier.embed(audio, rate))
+            # With the gate off (synthetic voices in tests, non-speech "speakers") all the
+            # audio counts, and the floor is the plain length one.
+            gated = self.min_speech() > 0
+            embedding, speech_s = speech_embedding(
+                self.classifier, self.vad if gated else None, audio, rate,
+                self.window / self.classifier.sample_rate,
+                MIN_SPEECH_S if gated else MIN_ENROL_S)
+            response.clips = self.gallery.enroll(name, embedding)
         # GalleryError and AudioError are ValueErrors; RuntimeError is the model's own. Any of
         # them escaping would stop the executor, and with it the node.
         except (ValueError, OSError, RuntimeError) as error:
@@ -123,8 +187,8 @@ class SpeakerIdNode(InferenceNode):
             return response
         seconds = len(audio) / rate
         response.success = True
-        response.message = (f"enrolled {name} from {seconds:.1f} s of audio "
-                            f"({response.clips} clip(s) in total)")
+        response.message = (f"enrolled {name} from {speech_s:.1f} s of speech in {seconds:.1f} s "
+                            f"of audio ({response.clips} enrolment(s) in total)")
         self.get_logger().info(f"{response.message}; gallery {self.gallery.path}")
         return response
 
@@ -180,6 +244,8 @@ class SpeakerIdNode(InferenceNode):
 
     def extra_diagnostics(self) -> dict:
         return {"windows_gated": str(self.stats["windows_gated"]),
+                "similarity_threshold": f"{self.similarity_threshold():.3f}",
+                "min_speech_fraction": f"{self.min_speech():.2f}",
                 "windows_open_set": str(self.stats["windows_open_set"]),
                 "enrolled_speakers": str(len(self.gallery))}
 
