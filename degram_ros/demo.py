@@ -60,51 +60,98 @@ def seconds(duration) -> float:
     return duration.sec + duration.nanosec * 1e-9
 
 
+EXPECTED = {  # what each topic should say over a segment of each kind; None: nothing
+    "sound": lambda seg: {"event": seg["label"], "speech": "speech", "quiet": None}[seg["kind"]],
+    "speaker": lambda seg: seg["label"] if seg["kind"] == "speech" else None,
+}
+
+
 class Timeline:
-    """What the printer node heard, printed as it arrives and summarised at the end."""
+    """What the printer node heard, printed as it arrives and summarised at the end.
+
+    Every window is judged against the segment covering most of it: it named the right thing
+    (or rightly nothing), something else, or nothing where something was there. speaker_id
+    publishes no SpeakerId for a window its gate kept back, so its windows are counted from
+    its voice_activity, which it publishes for every window.
+    """
 
     def __init__(self, truth: list[dict], out=sys.stdout):
         self.truth, self.out = truth, out
         self.lock = threading.Lock()
         self.counts = Counter()
-        self.votes: dict[int, Counter] = {i: Counter() for i in range(len(truth))}
+        self.heard: dict[str, dict[int, str | None]] = {"sound": {}, "speaker": {}, "voice": {}}
+        self.spans: dict[str, dict[int, tuple[float, float]]] = {"sound": {}, "speaker": {}, "voice": {}}
         self.last_result = time.monotonic()
         self.last_end: Counter = Counter()  # end (s into the clip) of each kind's newest window
         self.player = None  # the file_player node: its start_ns is the clip's time zero
 
     def add(self, kind: str, stamp_ns: int, window_s: float, text: str, top: str | None) -> None:
+        """`top`: the event or speaker named, None when the window named nothing."""
         with self.lock:
             self.last_result = time.monotonic()
             self.counts[kind] += 1
             start = (stamp_ns - self.player.start_ns) * 1e-9
             end = start + window_s
             self.last_end[kind] = max(self.last_end[kind], end)
+            self.heard[kind][stamp_ns] = top
+            self.spans[kind][stamp_ns] = (start, end)
+            if kind == "voice":
+                return
             line = f"{start:6.2f}-{end:6.2f} s  {kind:7s} {text}"
             segment = segment_of(self.truth, start, end)
             if segment is not None:
                 line = f"{line:<52s} | truth: {segment['kind']} {segment['label']}"
-                wanted = "sound" if segment["kind"] == "event" else "speaker"
-                if kind == wanted and top is not None:
-                    self.votes[self.truth.index(segment)][top] += 1
             print(line, file=self.out, flush=True)
+
+    def judge(self, topic: str, index: int) -> Counter:
+        """right / other:<label> / silent counts of one topic's windows over segment `index`."""
+        segment, expected = self.truth[index], EXPECTED[topic](self.truth[index])
+        windows = "voice" if topic == "speaker" else "sound"
+        verdicts = Counter()
+        for stamp, (start, end) in self.spans[windows].items():
+            if segment_of(self.truth, start, end) is not segment:
+                continue
+            said = self.heard[topic].get(stamp)
+            if said == expected:
+                verdicts["right"] += 1
+            elif said is None:
+                verdicts["silent"] += 1
+            else:
+                verdicts[f"other:{said}"] += 1
+        return verdicts
 
     def summary(self, speaker: bool) -> str:
         with self.lock:
-            lines = ["", "summary: " + ", ".join(
-                f"{self.counts[k]} {k} windows" for k in (["sound", "speaker"] if speaker else ["sound"]))]
+            topics = ["sound", "speaker"] if speaker else ["sound"]
+            lines = ["", "summary: " + ", ".join(f"{self.counts[k]} {k} windows" for k in topics)]
             judged = matched = 0
+            false_events = Counter()
+            seconds_of = Counter()
             for i, segment in enumerate(self.truth):
-                votes = self.votes[i]
                 head = (f"  {segment['start_s']:6.2f}-{segment['end_s']:6.2f} s  "
                         f"{segment['kind']:6s} {segment['label']:12s}")
-                if segment["kind"] == "speech" and not speaker:
-                    lines.append(f"{head} not judged (--no-speaker)")
-                    continue
+                parts, ok = [], True
+                for topic in topics:
+                    verdicts = self.judge(topic, i)
+                    total = sum(verdicts.values())
+                    others = Counter({k[6:]: n for k, n in verdicts.items() if k.startswith("other:")})
+                    named = ", ".join(f"{label} {n}" for label, n in others.most_common(3))
+                    expected = EXPECTED[topic](segment)
+                    right = "rightly silent" if expected is None else "right"
+                    parts.append(f"{topic}: {verdicts['right']}/{total} {right}, "
+                                 f"{sum(others.values())} other{f' ({named})' if named else ''}, "
+                                 f"{verdicts['silent']} silent")
+                    ok &= total > 0 and verdicts["right"] * 2 > total
+                    if topic == "sound" and segment["kind"] in ("speech", "quiet"):
+                        false_events[segment["kind"]] += sum(others.values())
+                        seconds_of[segment["kind"]] += segment["end_s"] - segment["start_s"]
                 judged += 1
-                top = ", ".join(f"{label} {n}" for label, n in votes.most_common(3)) or "no window"
-                ok = bool(votes) and votes.most_common(1)[0][0] == segment["label"]
                 matched += ok
-                lines.append(f"{head} heard: {top}  {'MATCH' if ok else 'miss'}")
+                lines.append(f"{head} {' | '.join(parts)}  {'MATCH' if ok else 'miss'}")
+            for kind, what in (("speech", "plain speech"), ("quiet", "room noise")):
+                if seconds_of[kind]:
+                    lines.append(f"false events: {false_events[kind]} in {seconds_of[kind]:.1f} s "
+                                 f"of {what}")
             if self.truth:
                 lines.append(f"matched {matched}/{judged} segments")
             return "\n".join(lines)
@@ -114,7 +161,7 @@ def make_printer(timeline: Timeline, speaker: bool):
     from rclpy.node import Node
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-    from degram_ros.msg import SoundEvents, SpeakerId
+    from degram_ros.msg import SoundEvents, SpeakerId, VoiceActivity
 
     node = Node("demo_printer")
     # Best effort and deep. Reliable, the result publishers (in the nodes' inference threads)
@@ -135,9 +182,14 @@ def make_printer(timeline: Timeline, speaker: bool):
         timeline.add("speaker", stamp_ns(msg), seconds(msg.window),
                      f"{msg.speaker} {msg.score:.2f}", msg.speaker)
 
+    def on_voice(msg: VoiceActivity) -> None:
+        timeline.add("voice", stamp_ns(msg), seconds(msg.window), "",
+                     "speech" if msg.speech else None)
+
     node.create_subscription(SoundEvents, "/sound_events", on_events, qos)
     if speaker:
         node.create_subscription(SpeakerId, "/speaker_id", on_speaker, qos)
+        node.create_subscription(VoiceActivity, "/voice_activity", on_voice, qos)
     return node
 
 
@@ -152,9 +204,47 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--rate-factor", type=float, default=1.0,
                         help="playback speed, 1 = real time (default)")
     parser.add_argument("--no-speaker", action="store_true", help="sound events only")
-    parser.add_argument("--gallery", help="speaker gallery of enrolled speakers (default: none, "
-                        "so the speaker model's own labels, the FSDD speakers of the scene)")
+    parser.add_argument("--gallery", help="speaker gallery of enrolled speakers (default: a "
+                        "temporary one, into which the scene's enrol clips are enrolled)")
+    parser.add_argument("--param", action="append", default=[], metavar="NODE.NAME=VALUE",
+                        help="set a node parameter, e.g. speaker_id.min_speech_fraction=0.5")
     return parser.parse_args(argv)
+
+
+def set_params(parameters: dict, pairs: list[str]) -> None:
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        node, dot, name = key.partition(".")
+        if not (sep and dot) or node not in parameters:
+            raise SystemExit(f"demo: --param expects NODE.NAME=VALUE with NODE one of "
+                             f"{sorted(parameters)}, got {pair!r}")
+        parameters[node][name] = yaml.safe_load(value)
+
+
+def enrol_scene(scene_file: Path, checkpoint: Path, gallery_path: Path, window_s: float,
+                min_speech: float) -> list[str]:
+    """Enrol the speakers the scene's sidecar lists ("enroll": {name: clip}) into a new
+    gallery, as ~/enroll would: speech only, windows of the node's length averaged."""
+    from degram_core.audio import load_audio
+    from degram_core.inference import Classifier
+    from degram_core.speakers import Gallery, checkpoint_identity, speech_embedding
+    from degram_core.vad import VoiceActivity
+
+    sidecar = scene_file.with_suffix(".json")
+    clips = json.loads(sidecar.read_text()).get("enroll", {}) if sidecar.is_file() else {}
+    if not clips:
+        return []
+    classifier = Classifier(checkpoint, device="cpu")
+    gallery = Gallery(gallery_path, checkpoint_identity(checkpoint))
+    vad = VoiceActivity() if min_speech != 0 else None
+    lines = []
+    for name, clip in clips.items():
+        wave = load_audio(scene_file.parent / clip, classifier.sample_rate)
+        embedding, speech_s = speech_embedding(classifier, vad, wave, classifier.sample_rate,
+                                               window_s)
+        gallery.enroll(name, embedding)
+        lines.append(f"enrolled {name}: {speech_s:.1f} s of speech from {clip}")
+    return lines
 
 
 def main(argv=None) -> None:
@@ -180,17 +270,25 @@ def main(argv=None) -> None:
         parameters["sound_events"]["checkpoint"] = str(Path(args.sound_checkpoint).absolute())
     if speaker and args.speaker_checkpoint:
         parameters["speaker_id"]["checkpoint"] = str(Path(args.speaker_checkpoint).absolute())
-    truth = load_truth(resolve_share_path(player["file"]))
+    set_params(parameters, args.param)
+    scene_file = resolve_share_path(player["file"])
+    truth = load_truth(scene_file)
     timeline = Timeline(truth)
 
     with tempfile.TemporaryDirectory(prefix="degram_demo_") as tmp:
         # One parameters file keyed by node name, as a launch file would pass it.
         params_file = Path(tmp) / "demo.yaml"
-        if speaker and "gallery" in parameters["speaker_id"]:
-            # An empty gallery (a file that does not exist) is the closed set of the
-            # checkpoint's labels: a user's enrolled speakers do not change the demo.
-            parameters["speaker_id"]["gallery"] = (str(Path(args.gallery).expanduser().absolute())
-                                                   if args.gallery else str(Path(tmp) / "gallery.json"))
+        if speaker and args.gallery:
+            parameters["speaker_id"]["gallery"] = str(Path(args.gallery).expanduser().absolute())
+        elif speaker:
+            # A gallery of the demo's own, holding only the scene's speakers: a user's
+            # enrolled speakers do not change the demo.
+            gallery = Path(tmp) / "gallery.json"
+            parameters["speaker_id"]["gallery"] = str(gallery)
+            sp = parameters["speaker_id"]
+            for line in enrol_scene(scene_file, resolve_share_path(sp["checkpoint"]), gallery,
+                                    sp["window_s"], sp.get("min_speech_fraction", -1.0)):
+                print(f"demo: {line}", flush=True)
         params_file.write_text(yaml.safe_dump(
             {name: {"ros__parameters": values} for name, values in parameters.items()}))
         rclpy.init(args=["--ros-args", "--params-file", str(params_file)])

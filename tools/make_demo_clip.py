@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Build the demo scene data/demo/scene.wav from the shared real recordings.
 
-Sound events and speech alternate, so a timeline shows both nodes at work:
-ESC-10 dog, FSDD jackson, ESC-10 crying baby, FSDD george, ESC-10 rooster, 0.5 s of
-silence between segments. Only clips the shipped models never trained on are used: ESC-10
-fold 5 (the sound model holds fold 5 out) and FSDD test-split takes 0-4 (the speaker model
-trains on takes 5-49). Writes scene.wav (16 kHz mono PCM 16), scene.json (the ground truth
-segments) and ATTRIBUTION.txt (every source, its licence and where it lies in the scene).
+Sound events, speech and a quiet room alternate, so a timeline shows both nodes at work and
+where they must stay silent: ESC-10 dog, FSDD jackson, ESC-10 crying baby, a speechocean762
+stranger (nobody enrolled: "unknown"), FSDD theo, a quiet room (the held-out end of the pink
+noise recording at -45 dBFS), ESC-10 rooster; 0.5 s of silence between segments. Only clips the
+shipped models never trained on: ESC-10 fold 5 (the sound model's test fold), FSDD test-split
+takes 0-4, a speechocean762 test-split speaker, the last 30 % of a noise recording.
+Also writes enroll/<speaker>.wav: FSDD train-split takes of jackson and theo, which the demo
+enrols before it plays (the shipped speaker model has heard neither). Writes scene.wav (16 kHz
+mono PCM 16), scene.json (the ground truth segments) and ATTRIBUTION.txt (every source, its
+licence and where it lies in the scene).
 
     python tools/make_demo_clip.py [--data ../shared/data] [--out data/demo]
 """
@@ -36,9 +40,16 @@ SCENE = [
     ("event", "5-208030-A-0.wav"),      # dog, CC0
     ("speech", "jackson"),
     ("event", "5-198411-E-20.wav"),     # crying_baby, CC-BY
+    ("stranger", "speechocean762"),
     ("speech", "theo"),
+    ("quiet", "pink_noise"),
     ("event", "5-234879-B-1.wav"),      # rooster, CC0
 ]
+STRANGER = "1181"  # a speechocean762 test-split speaker
+STRANGER_S = 6.0
+QUIET_S = 6.0
+QUIET_DB = -45.0
+ENROL_S = 4.0  # of FSDD train-split digits per enrolled speaker
 DIGITS = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8]   # spoken in this order; a repeat takes the next take
 
 
@@ -91,6 +102,28 @@ def main() -> None:
             sources.append((t, t + len(audio) / RATE, f"ESC-10 {what} ({label}), "
                             f"clip {authors.get(row['orig_file'], 'of freesound.org')}; "
                             f"clip licence {row['clip_license']}; ESC-10 CC BY 3.0, Karol J. Piczak"))
+        elif kind == "stranger":
+            meta = [r for r in csv.DictReader(open(data / "speechocean762" / "meta.csv"))
+                    if r["speaker"] == STRANGER]
+            assert meta and all(r["split"] == "test" for r in meta)
+            parts = []
+            for row in meta:
+                if sum(len(p) for p in parts) / RATE >= STRANGER_S:
+                    break
+                parts.append(load_audio(data / "speechocean762" / row["file"], RATE))
+                start = t + sum(len(p) for p in parts[:-1]) / RATE
+                sources.append((start, start + len(parts[-1]) / RATE,
+                                f"speechocean762 {row['file']} (speaker {STRANGER}, test split); "
+                                f"free for commercial and non-commercial use, Junbo Zhang et al."))
+            audio, label, kind = normalise(np.concatenate(parts)), "unknown", "speech"
+        elif kind == "quiet":
+            wave = load_audio(data / "noise" / f"{what}.flac", RATE)
+            held = wave[int(len(wave) * 0.7):][:round(QUIET_S * RATE)]
+            audio = (held * 10 ** ((QUIET_DB - 10 * np.log10(np.mean(held ** 2))) / 20)).astype(np.float32)
+            label = "room noise"
+            sources.append((t, t + len(audio) / RATE,
+                            f"Speech Commands _background_noise_/{what}.wav, its last 30 % (never "
+                            f"trained on), at {QUIET_DB:g} dBFS; CC BY 4.0, Pete Warden"))
         else:
             label, parts, used = what, [], {}
             takes = {(int(r["digit"]), int(r["index"])): r for r in fsdd
@@ -117,10 +150,24 @@ def main() -> None:
 
     scene = np.concatenate(pieces)
     out.mkdir(parents=True, exist_ok=True)
+    (out / "enroll").mkdir(exist_ok=True)
+    for speaker in [what for kind, what in SCENE if kind == "speech"]:
+        rows = [r for r in fsdd if r["speaker"] == speaker and r["split"] == "train"]
+        parts = []
+        for row in rows[::7]:
+            if sum(len(p) for p in parts) / RATE >= ENROL_S:
+                break
+            parts += [load_audio(data / "fsdd" / row["file"], RATE),
+                      np.zeros(round(DIGIT_GAP_S * RATE), np.float32)]
+            sources.append((-1, -1, f"enroll/{speaker}.wav: FSDD {row['file']} (train split); "
+                                    f"CC BY-SA 4.0, Zohar Jackson et al."))
+        soundfile.write(out / "enroll" / f"{speaker}.wav", normalise(np.concatenate(parts)), RATE,
+                        subtype="PCM_16")
     soundfile.write(out / "scene.wav", scene, RATE, subtype="PCM_16")
     (out / "scene.json").write_text(json.dumps(
         {"file": "scene.wav", "sample_rate": RATE, "duration_s": round(len(scene) / RATE, 3),
-         "segments": segments}, indent=2) + "\n")
+         "segments": segments,
+         "enroll": {s: f"enroll/{s}.wav" for kind, s in SCENE if kind == "speech"}}, indent=2) + "\n")
     lines = [
         "data/demo/scene.wav: the demo scene of degram (16 kHz mono, 16-bit PCM).",
         "",
@@ -138,12 +185,18 @@ def main() -> None:
         "- Free Spoken Digit Dataset: Zohar Jackson et al.,",
         "  https://github.com/Jakobovski/free-spoken-digit-dataset,",
         "  CC BY-SA 4.0 (https://creativecommons.org/licenses/by-sa/4.0/).",
+        "- speechocean762: Junbo Zhang et al., Interspeech 2021,",
+        "  https://github.com/jimbozhang/speechocean762, free for commercial and non-commercial use.",
+        "- Speech Commands background noise: Pete Warden, 2018, CC BY 4.0",
+        "  (https://creativecommons.org/licenses/by/4.0/).",
         "",
         "Segments (seconds in the scene):",
     ]
     lines += [f"  {s['start_s']:6.2f}-{s['end_s']:6.2f}  {s['kind']:6s} {s['label']}" for s in segments]
     lines += ["", "Every source file and where it lies in the scene:"]
-    lines += [f"  {a:6.2f}-{b:6.2f}  {text}" for a, b, text in sources]
+    lines += [f"  {a:6.2f}-{b:6.2f}  {text}" for a, b, text in sources if a >= 0]
+    lines += ["", "The enrolment clips (enroll/<speaker>.wav), made the same way:"]
+    lines += [f"  {text}" for a, b, text in sources if a < 0]
     (out / "ATTRIBUTION.txt").write_text("\n".join(lines) + "\n")
     print(f"{out / 'scene.wav'}: {len(scene) / RATE:.2f} s, "
           f"{(out / 'scene.wav').stat().st_size / 1e6:.2f} MB, {len(segments)} segments")
