@@ -43,7 +43,8 @@ def metadata(model: AudioClassifier, labels: list[str] | None = None) -> dict[st
     return {"labels": json.dumps(labels), "sample_rate": str(model.sample_rate),
             "model": model.name, "num_classes": str(model.num_classes),
             "embedding_dim": str(model.embedding_dim), "degram_version": __version__,
-            "input": INPUT, "outputs": ",".join(OUTPUTS), **points}
+            "input": INPUT, "outputs": ",".join(OUTPUTS), **points,
+            **({"speaker_embedding": "true"} if meta.get("speaker_embedding") else {})}
 
 
 def parse_metadata(props: dict[str, str]) -> dict:
@@ -54,7 +55,8 @@ def parse_metadata(props: dict[str, str]) -> dict:
             "model": props["model"], "num_classes": int(props["num_classes"]),
             "embedding_dim": int(props.get("embedding_dim", 0)),
             "degram_version": props.get("degram_version", ""),
-            **{key: float(props[key]) for key in THRESHOLDS if key in props}}
+            **{key: float(props[key]) for key in THRESHOLDS if key in props},
+            "speaker_embedding": props.get("speaker_embedding") == "true"}
 
 
 def _pad_symbolic(wave: torch.Tensor, n_fft: int) -> torch.Tensor:

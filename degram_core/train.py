@@ -35,6 +35,7 @@ class TrainConfig:
     val_split: str | None = "val"
     val_fold: int | None = None  # cross-validation: this fold validates, the others train
     exclude_folds: list[int] = field(default_factory=list)  # held out of both (the test fold)
+    val_fraction: float = 0.0  # >0: this stratified share of the training split validates
     val_speakers: int = 0  # >0: this many speakers of the training split validate (never trained)
     val_metric: str = "accuracy"  # or "eer": speaker verification of the validation speakers
     val_seconds: float = 2.0  # eer: validation clips are cut to at most this (the node's window)
@@ -82,6 +83,14 @@ def split_items(cfg: TrainConfig):
     if cfg.val_fold is not None:
         return (select(items, exclude_folds=[cfg.val_fold]),
                 select(val_items, folds=[cfg.val_fold]))
+    if cfg.val_fraction:
+        # A stratified share of the training split validates: the test split (VGGSound's,
+        # FSDD's takes 0-4) never chooses an epoch.
+        from sklearn.model_selection import train_test_split
+
+        items = select(items, split=cfg.train_split)
+        return tuple(train_test_split(items, test_size=cfg.val_fraction, random_state=cfg.seed,
+                                      stratify=[i.label for i in items]))
     if cfg.val_speakers:
         # Validation speakers come out of the training split: the test split's speakers
         # stay strangers that no choice here has seen.
@@ -245,7 +254,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     loader = torch.utils.data.DataLoader(train_set, per_rank_batch, sampler=sampler,
                                          collate_fn=collate, drop_last=False)
     logger = Logger(out, cfg.tensorboard, rank == 0)
-    meta_base = {"config": asdict(cfg), "labels_from": cfg.train_manifest}
+    meta_base = {"config": asdict(cfg), "labels_from": cfg.train_manifest,
+                 # its labels are the training speakers, strangers to whoever uses it
+                 **({"speaker_embedding": True} if cfg.val_metric == "eer" else {})}
 
     try:
         while state["epoch"] < cfg.epochs and state["bad_epochs"] < cfg.early_stop:

@@ -12,7 +12,7 @@ def configure(parser):
 
 
 def run(args) -> int:
-    from ..checkpoint import load_checkpoint, load_model
+    from ..checkpoint import THRESHOLDS, load_checkpoint, load_model
 
     data = load_checkpoint(args.checkpoint)
     model = load_model(args.checkpoint)
@@ -32,6 +32,9 @@ def run(args) -> int:
     print(f"{info['checkpoint']}: {info['model']}, {info['parameters'] / 1e6:.2f} M parameters, "
           f"{info['sample_rate']} Hz")
     print(f"labels ({info['num_classes']}): {', '.join(info['labels'])}")
+    points = {k: info["meta"][k] for k in THRESHOLDS if k in info["meta"]}
+    print("operating points (chosen on validation data; the nodes use them unless a parameter "
+          "overrides): " + (", ".join(f"{k} {v:.3f}" for k, v in points.items()) or "none"))
     for key, value in info["meta"].items():
         print(f"{key}: {value}")
     return 0

@@ -1,0 +1,201 @@
+"""Speakers never trained on: verification and identification on the speechocean762 test split
+(125 speakers no degram model has heard), DEGram beside Resemblyzer and an MFCC baseline.
+
+    pip install --no-deps resemblyzer==0.1.4 && pip install webrtcvad-wheels librosa   # baseline only
+    python bench/speakers.py models/speaker_id.pt [--old OLD.pt] [--no-resemblyzer]
+
+Protocol, the node's own: a speaker is the centroid of K enrolment utterances (unit embeddings
+averaged), a test utterance is scored by cosine against every centroid.
+- EER over all (test utterance, enrolled speaker) trials of the 125 speakers, K = 3.
+- Identification among N = 20 (mean of 20 random draws of speakers) and N = 125, K = 1 and 3.
+- Open set at the checkpoint's own similarity_threshold: 20 speakers enrolled (K = 3), their
+  other utterances must be named right, the utterances of 20 strangers rejected (mean of 20 draws).
+- FSDD: its 6 speakers enrolled from K train takes, every test take identified.
+- The embedding of a 1 s window: median ms on one thread.
+Whole utterances are embedded (1.6-20 s, median 3.6 s); `--window-s` also scores crops of the
+node's window length from the middle of each test utterance.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from degram_core import data  # noqa: E402
+from degram_core.audio import load_audio  # noqa: E402
+from degram_core.inference import Classifier  # noqa: E402
+from degram_core.speakers import DEFAULT_THRESHOLD  # noqa: E402
+from degram_core.verification import (embed_waves, enrol, equal_error_rate,  # noqa: E402
+                                      identification_accuracy, open_set, trials, unit)
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def degram_embedder(path: str):
+    classifier = Classifier(path, device="cpu")
+    return lambda waves: embed_waves(classifier.model.embed, waves), classifier
+
+
+def resemblyzer_embedder():
+    from resemblyzer import VoiceEncoder, preprocess_wav
+
+    encoder = VoiceEncoder("cpu", verbose=False)
+
+    def embed(waves):
+        out = []
+        for wave in waves:
+            trimmed = preprocess_wav(wave, source_sr=16000)
+            out.append(encoder.embed_utterance(trimmed if len(trimmed) > 1600 else wave))
+        return unit(np.stack(out))
+    return embed
+
+
+def mfcc_embed(waves):
+    """20 MFCCs, mean and standard deviation over time; centred over the set (else c0, the
+    level, dominates every cosine)."""
+    import librosa
+
+    rows = []
+    for wave in waves:
+        m = librosa.feature.mfcc(y=wave, sr=16000, n_mfcc=20)
+        rows.append(np.concatenate([m.mean(1), m.std(1)]))
+    rows = np.stack(rows)
+    rows = (rows - rows.mean(0)) / (rows.std(0) + 1e-9)
+    return unit(rows)
+
+
+def figures(emb: np.ndarray, speakers: list[str], threshold: float | None, draws: int = 20) -> dict:
+    rng = np.random.default_rng(0)
+    out = {}
+    e3 = enrol(emb, speakers, 3, rng)
+    out["EER (K=3)"], eer_threshold = equal_error_rate(*trials(e3))
+    names = sorted(set(speakers))
+    speakers_arr = np.asarray(speakers)
+    for k in (1, 3):
+        accuracies = []
+        for _ in range(draws):
+            chosen = rng.choice(names, 20, replace=False)
+            keep = np.isin(speakers_arr, chosen)
+            accuracies.append(identification_accuracy(
+                enrol(emb[keep], list(speakers_arr[keep]), k, rng)))
+        out[f"ID N=20 K={k}"] = float(np.mean(accuracies))
+        out[f"ID N=125 K={k}"] = identification_accuracy(enrol(emb, speakers, k, rng))
+    if threshold is not None:
+        known, rejected = [], []
+        for _ in range(draws):
+            chosen = rng.choice(names, 40, replace=False)
+            keep = np.isin(speakers_arr, chosen)
+            e = enrol(emb[keep], list(speakers_arr[keep]), 3, rng)
+            a, b = open_set(e, list(chosen[:20]), threshold)
+            known.append(a)
+            rejected.append(b)
+        out["open set: known named right"] = float(np.mean(known))
+        out["open set: strangers rejected"] = float(np.mean(rejected))
+        out["threshold"] = threshold
+    out["EER threshold (test, for reference)"] = eer_threshold
+    return out
+
+
+def fsdd(embed, k_values=(3, 20)) -> dict:
+    items = data.from_fsdd(DATA / "fsdd" / "recordings")
+    train = [i for i in items if i.split == "train"]
+    test = [i for i in items if i.split == "test"]
+    rng = np.random.default_rng(0)
+    test_emb = embed([load_audio(i.path) for i in test])
+    out = {}
+    for k in k_values:
+        names, centroids = [], []
+        for name in sorted({i.speaker for i in train}):
+            mine = [i for i in train if i.speaker == name]
+            picked = [mine[j] for j in rng.choice(len(mine), k, replace=False)]
+            centroids.append(unit(embed([load_audio(i.path) for i in picked]).mean(0)))
+            names.append(name)
+        best = np.asarray(names)[(test_emb @ np.stack(centroids).T).argmax(1)]
+        out[f"FSDD ID K={k}"] = float(np.mean(best == np.asarray([i.speaker for i in test])))
+    return out
+
+
+def window_ms(classifier) -> float:
+    torch.set_num_threads(1)
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1)
+    times = []
+    with torch.inference_mode():
+        for n in range(60):
+            started = time.perf_counter()
+            classifier.model.embed(x[None])
+            if n >= 10:
+                times.append(time.perf_counter() - started)
+    return float(np.median(times) * 1000)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint")
+    parser.add_argument("--old", help="another checkpoint to compare (e.g. the previous model)")
+    parser.add_argument("--no-resemblyzer", action="store_true")
+    parser.add_argument("--window-s", type=float, default=None,
+                        help="also score test utterances cut to this length (the node's window)")
+    parser.add_argument("--cache", default="runs/bench_speakers")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    items = data.select(data.from_speechocean762(DATA / "speechocean762"), split="test")
+    speakers = [i.speaker for i in items]
+    print(f"speechocean762 test split: {len(items)} utterances, {len(set(speakers))} speakers",
+          flush=True)
+    waves = [load_audio(i.path) for i in items]
+
+    methods = {}
+    embed, classifier = degram_embedder(args.checkpoint)
+    threshold = classifier.operating_point("similarity_threshold", DEFAULT_THRESHOLD)
+    methods["degram"] = (embed, threshold)
+    if args.old:
+        old_embed, old = degram_embedder(args.old)
+        methods["old"] = (old_embed, old.operating_point("similarity_threshold", DEFAULT_THRESHOLD))
+    if not args.no_resemblyzer:
+        methods["resemblyzer"] = (resemblyzer_embedder(), None)
+    methods["mfcc"] = (mfcc_embed, None)
+
+    cache = Path(args.cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for name, (embed, thr) in methods.items():
+        started = time.time()
+        stored = cache / f"{name}.npy"
+        if name in ("resemblyzer", "mfcc") and stored.exists():
+            emb = np.load(stored)  # fixed baselines: embedded once
+        else:
+            emb = embed(waves)
+            if name in ("resemblyzer", "mfcc"):
+                np.save(stored, emb)
+        results[name] = figures(emb, speakers, thr)
+        if args.window_s and name != "mfcc":
+            n = int(args.window_s * 16000)
+            crops = [w[max(0, (len(w) - n) // 2):][:n] for w in waves]
+            results[name][f"EER (K=3), test cut to {args.window_s:g} s"] = figures(
+                embed(crops), speakers, None)["EER (K=3)"]
+        if name != "mfcc":
+            results[name].update(fsdd(embed))
+        print(f"{name}: {time.time() - started:.0f} s", flush=True)
+
+    keys = list(dict.fromkeys(k for r in results.values() for k in r))
+    print("\n| figure | " + " | ".join(results) + " |")
+    print("|---|" + "---|" * len(results))
+    for key in keys:
+        cells = [f"{r[key]:.3f}" if key in r else "" for r in results.values()]
+        print(f"| {key} | " + " | ".join(cells) + " |")
+    print(f"\nembedding a 1 s window, one thread: {window_ms(classifier):.1f} ms (median of 50)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
