@@ -123,3 +123,94 @@ def test_ddp_two_gloo_processes_end_identical(manifest, tmp_path):
              not torch.equal(v, torch.zeros_like(v))]
     assert moved and len(read_log(out)) == 2  # rank 0 alone logged both epochs
     assert initial["state_dict"].keys() == ranks[0].keys()
+
+
+# --- validation that never touches the test data, speaker embeddings, augmentation ---------
+
+@pytest.fixture(scope="module")
+def voices(tmp_path_factory) -> Path:
+    """Eight synthetic "speakers" (a tone each, with harmonics), six clips each, all in the
+    training split."""
+    import numpy as np
+
+    root = tmp_path_factory.mktemp("voices")
+    items = []
+    for s in range(8):
+        for n in range(6):
+            rng = np.random.default_rng(1000 * s + n)
+            t = np.arange(12000) / 16000
+            f0 = 150 + 90 * s
+            wave = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 4))
+            wave = (0.2 * wave + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+            path = root / f"s{s}_{n}.wav"
+            soundfile.write(path, wave, 16000)
+            items.append(Item(str(path), f"s{s}", split="train", speaker=f"s{s}"))
+    path = root / "manifest.csv"
+    write_manifest(path, items)
+    return path
+
+
+def test_validation_speakers_come_out_of_the_training_split(voices, tmp_path):
+    from degram_core.train import split_items
+
+    train_items, val_items = split_items(config(voices, tmp_path, val_speakers=3,
+                                                train_split="train"))
+    train_speakers = {i.speaker for i in train_items}
+    val_speakers = {i.speaker for i in val_items}
+    assert len(val_speakers) == 3 and len(train_speakers) == 5
+    assert not train_speakers & val_speakers
+    assert len(train_items) + len(val_items) == 48
+
+
+def test_a_validation_fraction_is_stratified_and_leaves_the_test_split_alone(manifest, tmp_path):
+    from collections import Counter
+
+    from degram_core.train import split_items
+
+    train_items, val_items = split_items(config(manifest, tmp_path, val_fraction=0.25,
+                                                train_split="train"))
+    assert all(i.split == "train" for i in train_items + val_items)  # no "val" rows used
+    assert Counter(i.label for i in val_items) == {label: 2 for label in LABELS}
+    assert not {i.path for i in train_items} & {i.path for i in val_items}
+
+
+def test_folds_held_out_of_both_never_reach_training(manifest, tmp_path):
+    from degram_core.data import read_manifest
+    from degram_core.train import split_items
+
+    items = read_manifest(manifest)
+    for n, item in enumerate(items):
+        item.fold = str(n % 3 + 1)
+    folded = tmp_path / "folded.csv"
+    write_manifest(folded, items)
+    train_items, val_items = split_items(config(folded, tmp_path, val_fold=2, exclude_folds=[3]))
+    assert {i.fold for i in train_items} == {"1"} and {i.fold for i in val_items} == {"2"}
+
+
+def test_a_speaker_embedding_trains_with_aam_and_stores_its_threshold(voices, tmp_path):
+    from degram_core import load_checkpoint
+
+    summary = train(config(voices, tmp_path, epochs=2, val_speakers=3, val_metric="eer",
+                           train_split="train", val_seconds=0.5,
+                           model_options={"embedding_dim": 16, "head": "aam"}),
+                    progress=False)
+    meta = load_checkpoint(summary["best"])["meta"]
+    assert meta["speaker_embedding"] is True
+    assert 0.0 <= meta["val_eer"] <= 1.0 and -1.0 <= meta["similarity_threshold"] <= 1.0
+    rows = read_log(tmp_path)
+    # the epoch is chosen by the validation speakers' EER
+    assert summary["best_val_accuracy"] == pytest.approx(1.0 - min(float(r["val_eer"]) for r in rows))
+    assert "val_eer" in rows[0] and len(summary["labels"]) == 5  # the 3 validation voices are not labels
+
+
+def test_training_mixes_in_background_rooms_and_gain(manifest, tmp_path):
+    import numpy as np
+
+    noise_dir = tmp_path / "noise"
+    noise_dir.mkdir()
+    soundfile.write(noise_dir / "hum.wav", 0.1 * np.random.default_rng(0).standard_normal(16000),
+                    16000)
+    summary = train(config(manifest, tmp_path / "run", epochs=1, noise_dir=str(noise_dir),
+                           noise_prob=1.0, noise_snr_db=[0, 10], reverb_prob=1.0,
+                           gain_db=[-6, 0]), progress=False)
+    assert summary["epochs"] == 1

@@ -21,7 +21,8 @@ THRESHOLD = 0.6
 
 def params(checkpoint, gallery):
     return {"checkpoint": str(checkpoint), "gallery": str(gallery), "window_s": 1.0,
-            "hop_s": 0.5, "top_k": 3, "min_rms_db": -200.0, "similarity_threshold": THRESHOLD}
+            "hop_s": 0.5, "top_k": 3, "min_rms_db": -200.0, "similarity_threshold": THRESHOLD,
+            "min_speech_fraction": 0.0}  # synthetic "voices" are tones: the VAD gate off
 
 
 class Services:

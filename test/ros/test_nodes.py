@@ -161,6 +161,7 @@ def test_speaker_id_gates_silence_and_names_the_speaker(bus, trained_checkpoint,
     # gallery in this machine's home holds
     node = NodeProcess("speaker_id", {"checkpoint": str(trained_checkpoint), "window_s": 1.0,
                                       "hop_s": 0.5, "threshold": 0.5, "min_rms_db": -45.0,
+                                      "min_speech_fraction": 0.0,  # tones: the VAD gate off
                                       "gallery": str(tmp_path / "gallery.json")},
                        tmp_path)
     try:
