@@ -16,6 +16,9 @@ from .frontend import Frontend, FrontendConfig
 from .heads import build_head
 
 ALIASES = {"degramnet": "degram-ecaresnet"}
+# Named models that are a base model with some options: the speaker embedding of
+# config/train_speakers.yaml (a 192-d linear embedding trained with an AAM head).
+PRESETS = {"degram-speaker": ("degram-resnet-tiny", {"embedding_dim": 192, "head": "aam"})}
 
 
 @dataclass
@@ -81,7 +84,7 @@ class AudioClassifier(nn.Module):
 
 def split_name(name: str) -> tuple[str, str]:
     """'degram-resnet18' -> ('degram', 'resnet18')."""
-    full = ALIASES.get(name, name)
+    full = ALIASES.get(name, PRESETS.get(name, (name,))[0])
     kind, _, backbone = full.partition("-")
     if kind not in Frontend.KINDS or backbone not in BACKBONES:
         raise ValueError(f"unknown model {name!r}; choose from {list_models()}")
@@ -89,8 +92,8 @@ def split_name(name: str) -> tuple[str, str]:
 
 
 def list_models() -> list[str]:
-    return sorted(ALIASES) + [f"{kind}-{backbone}" for kind in Frontend.KINDS
-                              for backbone in BACKBONES]
+    return sorted(ALIASES) + sorted(PRESETS) + [f"{kind}-{backbone}" for kind in Frontend.KINDS
+                                                for backbone in BACKBONES]
 
 
 def build_model(name: str, num_classes: int, **overrides) -> AudioClassifier:
@@ -101,4 +104,5 @@ def build_model(name: str, num_classes: int, **overrides) -> AudioClassifier:
         raise ValueError(f"unknown model option(s) {unknown}; known: {sorted(known)}")
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-    return AudioClassifier(name, num_classes, ModelConfig(**overrides))
+    preset = PRESETS.get(name, (name, {}))[1]
+    return AudioClassifier(name, num_classes, ModelConfig(**{**preset, **overrides}))

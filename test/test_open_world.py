@@ -177,3 +177,11 @@ def test_stored_points_reach_the_classifier_and_the_export(tmp_path):
     assert Classifier(path, device="cpu").operating_point("event_threshold", 0.3) == 0.62
     onnx = Classifier(path, device="cpu", backend="onnxruntime")
     assert onnx.operating_point("event_threshold", 0.3) == 0.62
+
+
+def test_the_registry_names_the_speaker_embedding():
+    from degram_core.models import list_models
+
+    model = build_model("degram-speaker", 7)
+    assert "degram-speaker" in list_models()
+    assert model.embedding_dim == 192 and isinstance(model.fc, AAMSoftmax)
