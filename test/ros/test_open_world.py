@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from ros_harness import AudioSource, NodeProcess  # skips this module without ROS
+from ros_harness import PREFIX, AudioSource, NodeProcess  # skips this module without ROS
 from audio_common_msgs.msg import AudioDataStamped
 from degram_core import build_model, load_checkpoint, save_checkpoint
 from degram_ros.msg import SoundEvents, SpeakerId, VoiceActivity
@@ -17,6 +17,14 @@ from test_nodes import ns, wait_quiet
 
 RATE = 16000
 SECOND = 1_000_000_000
+
+
+def installed_config(node: str, **changes) -> dict:
+    """The parameters `ros2 launch` would give: the installed config/<node>.yaml."""
+    import yaml
+
+    text = (PREFIX / "share" / "degram_ros" / "config" / f"{node}.yaml").read_text()
+    return {**yaml.safe_load(text)["/**"]["ros__parameters"], **changes}
 
 
 def inside(messages, start_ns, end_ns, window_ns):
@@ -116,8 +124,9 @@ def signals():
 def shipped(bus, tmp_path_factory):
     """Both nodes with their shipped defaults, heard once through every signal in turn."""
     tmp = tmp_path_factory.mktemp("shipped")
-    nodes = [NodeProcess("sound_events", {}, tmp),
-             NodeProcess("speaker_id", {"gallery": str(tmp / "empty.json")}, tmp)]
+    nodes = [NodeProcess("sound_events", installed_config("sound_events"), tmp),
+             NodeProcess("speaker_id", installed_config("speaker_id", gallery=str(tmp / "e.json")),
+                         tmp)]
     try:
         for msg, topic in ((SoundEvents, "/sound_events"), (SpeakerId, "/speaker_id"),
                            (VoiceActivity, "/voice_activity")):
@@ -169,9 +178,11 @@ def test_enrolment_from_the_room_keeps_only_speech_and_refuses_too_little(bus, t
     from test_enrollment import Services
 
     gallery = tmp_path / "room.json"
-    node = NodeProcess("speaker_id", {"gallery": str(gallery)}, tmp_path, node_name="room_id")
+    node = NodeProcess("speaker_id", installed_config("speaker_id", gallery=str(gallery)),
+                       tmp_path, node_name="room_id")
     try:
-        bus.wait_for_subscriber(AudioDataStamped, "audio/audio_stamped")
+        bus.wait_for(lambda: bus.diagnostics("room_id: inference"), timeout=90,
+                     what="room_id started")
         services = Services(bus, "room_id")
         source = AudioSource(bus, start_ns=6_000 * SECOND)
         t = np.arange(3 * RATE) / RATE
