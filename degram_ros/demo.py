@@ -84,6 +84,7 @@ class Timeline:
         self.last_result = time.monotonic()
         self.last_end: Counter = Counter()  # end (s into the clip) of each kind's newest window
         self.player = None  # the file_player node: its start_ns is the clip's time zero
+        self.sound_labels: list[str] = []  # the sound model's, set once it is loaded
 
     def add(self, kind: str, stamp_ns: int, window_s: float, text: str, top: str | None) -> None:
         """`top`: the event or speaker named, None when the window named nothing."""
@@ -132,6 +133,10 @@ class Timeline:
                         f"{segment['kind']:6s} {segment['label']:12s}")
                 parts, ok = [], True
                 for topic in topics:
+                    if (topic == "sound" and segment["kind"] == "speech"
+                            and "speech" not in self.sound_labels):
+                        parts.append("sound: not judged (the model knows no speech)")
+                        continue
                     verdicts = self.judge(topic, i)
                     total = sum(verdicts.values())
                     others = Counter({k[6:]: n for k, n in verdicts.items() if k.startswith("other:")})
@@ -141,9 +146,16 @@ class Timeline:
                     parts.append(f"{topic}: {verdicts['right']}/{total} {right}, "
                                  f"{sum(others.values())} other{f' ({named})' if named else ''}, "
                                  f"{verdicts['silent']} silent")
-                    ok &= total > 0 and verdicts["right"] * 2 > total
+                    wrong = sum(others.values())
+                    # Something to hear: heard, and named right more often than wrongly (a
+                    # dog barks now and then: the windows between barks are rightly silent).
+                    # Nothing to hear: at most one window in ten named anything.
+                    if expected is None:
+                        ok &= total > 0 and wrong * 10 <= total
+                    else:
+                        ok &= 0 < verdicts["right"] and wrong < verdicts["right"]
                     if topic == "sound" and segment["kind"] in ("speech", "quiet"):
-                        false_events[segment["kind"]] += sum(others.values())
+                        false_events[segment["kind"]] += wrong
                         seconds_of[segment["kind"]] += segment["end_s"] - segment["start_s"]
                 judged += 1
                 matched += ok
@@ -298,6 +310,7 @@ def main(argv=None) -> None:
         try:
             from .sound_events_node import SoundEventsNode
             nodes.append(SoundEventsNode("sound_events"))
+            timeline.sound_labels = nodes[-1].classifier.labels
             if speaker:
                 from .speaker_id_node import SpeakerIdNode
                 nodes.append(SpeakerIdNode("speaker_id"))
