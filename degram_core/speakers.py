@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .files import atomic_write
+from .validate import Refused, check_name
 
 FORMAT = "degram-gallery"
 VERSION = 1
@@ -156,9 +157,10 @@ class Gallery:
 
         The gallery file is written before this returns; on a failed write the in-memory
         gallery is left as it was, so memory and file never disagree."""
-        name = name.strip() if isinstance(name, str) else ""
-        if not name:
-            raise self._error("a speaker needs a non-empty name")
+        try:
+            name = check_name(name)
+        except Refused as error:
+            raise self._error(str(error)) from None
         if name == UNKNOWN:
             raise self._error(f"{UNKNOWN!r} is reserved for speakers not in the gallery")
         rows = np.asarray(embeddings, dtype=np.float64)
