@@ -3,7 +3,7 @@ problem into one fatal log line and exit status 2."""
 from __future__ import annotations
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 
 
 class StartupError(RuntimeError):
@@ -15,7 +15,9 @@ def run_node(node_class, name: str, args=None) -> None:
     node = None
     try:
         node = node_class(name)
-        rclpy.spin(node)
+        # Two threads: a node's callbacks in one callback group still run one at a time, but
+        # a group of their own (speaker_id's services) runs beside the audio subscription.
+        rclpy.spin(node, executor=MultiThreadedExecutor(num_threads=2))
     except StartupError as error:
         rclpy.logging.get_logger(name).fatal(str(error))
         raise SystemExit(2) from None

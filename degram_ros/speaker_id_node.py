@@ -14,20 +14,26 @@ frames is under `min_speech_fraction` (or quieter than `min_rms_db`) publishes n
 is counted as gated. Every window's voice activity is published on `voice_activity`, since a
 behaviour may want "someone is talking" even when nobody is known.
 
-Services run on the executor thread, windows on the worker thread (InferenceNode). Enrolment
-embeds a few seconds once, so it is served in the callback; the subscription waits meanwhile
-but its audio queue (`audio_qos_depth` messages) covers far longer than one embedding, and
-recent audio is read from the ring buffer, which holds it already. Gallery changes and reads
-are serialised by the gallery's lock.
+Windows run on the worker thread (InferenceNode); services in a callback group of their own,
+which node_runner's multi-threaded executor serves beside the audio subscription, so an
+enrolment never holds up the audio. Each service queues up to SERVICE_QUEUE_DEPTH requests;
+beyond that DDS drops the oldest unanswered ones, without a trace. Every request is checked
+(degram_core.validate) and any failure is answered as a refusal: an exception escaping a
+service callback would stop the executor, and the node with it. Gallery changes and reads are
+serialised by the gallery's lock.
 """
 from __future__ import annotations
 
 import numpy as np
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.qos import QoSProfile
 from std_msgs.msg import Header
 
 from degram_core.audio import resample
 from degram_core.speakers import (DEFAULT_THRESHOLD, MIN_SPEECH_S, UNKNOWN, Gallery,
                                   GalleryError, checkpoint_identity, speech_embedding)
+from degram_core.validate import (MIN_ENROL_S, Refused, check_enrol_audio, check_name,
+                                  check_recent_seconds)
 from degram_core.vad import VADError, VoiceActivity
 from degram_ros.msg import SpeakerId, VoiceActivity as VoiceActivityMsg
 from degram_ros.srv import Enroll, Forget, ListSpeakers
@@ -35,9 +41,9 @@ from degram_ros.srv import Enroll, Forget, ListSpeakers
 from .inference_node import InferenceNode
 from .node_runner import StartupError, run_node
 
-# Below this an embedding says more about the words than the voice (FSDD's shortest digits
-# are ~0.3 s); enrolment refuses shorter audio rather than store a poor centroid.
-MIN_ENROL_S = 0.5
+# Requests a service holds while one is served; 20 clients calling at once lost up to half
+# their requests at rclpy's default of 10.
+SERVICE_QUEUE_DEPTH = 100
 # For models made without a `vad_min_speech` of their own (measured in bench/false_events.py).
 DEFAULT_MIN_SPEECH = 0.25
 CLOSED_SET = ("auto", "true", "false")
@@ -46,10 +52,6 @@ CLOSED_SET = ("auto", "true", "false")
 def rms_db(audio: np.ndarray) -> float:
     """Level in dB relative to full scale (a full-scale sine is -3 dB)."""
     return float(10 * np.log10(np.mean(np.square(audio, dtype=np.float64)) + 1e-12))
-
-
-class EnrolRefused(ValueError):
-    """An enrolment request that cannot be served; its message goes back to the caller."""
 
 
 class SpeakerIdNode(InferenceNode):
@@ -94,9 +96,13 @@ class SpeakerIdNode(InferenceNode):
                                f"{self.param('closed_set')!r}")
         self.publisher = self.create_publisher(SpeakerId, self.param("output_topic"), 10)
         self.vad_publisher = self.create_publisher(VoiceActivityMsg, "voice_activity", 10)
-        self.create_service(Enroll, "~/enroll", self.on_enroll)
-        self.create_service(Forget, "~/forget", self.on_forget)
-        self.create_service(ListSpeakers, "~/list", self.on_list)
+        services = MutuallyExclusiveCallbackGroup()
+        queue = QoSProfile(depth=SERVICE_QUEUE_DEPTH)
+        for srv_type, name, callback in ((Enroll, "~/enroll", self.on_enroll),
+                                         (Forget, "~/forget", self.on_forget),
+                                         (ListSpeakers, "~/list", self.on_list)):
+            self.create_service(srv_type, name, callback, qos_profile=queue,
+                                callback_group=services)
         names = self.gallery.names()
         mode = (f"{len(names)} speaker(s), open set" if names
                 else "empty, closed set (checkpoint labels)" if self.names_labels()
@@ -157,20 +163,20 @@ class SpeakerIdNode(InferenceNode):
             candidate_scores=[float(s) for _, s in candidates],
             model=self.model_name))
 
-    # --- services (executor thread) ----------------------------------------------------
+    # --- services (a callback group of their own) --------------------------------------
 
     def on_enroll(self, request: Enroll.Request, response: Enroll.Response) -> Enroll.Response:
-        name = request.name.strip()
+        name = request.name
         try:
-            if not name:
-                raise EnrolRefused("a speaker needs a non-empty name")
+            name = check_name(request.name)
             if len(request.audio):
-                audio, rate = self.given_audio(request)
+                rate = check_enrol_audio(len(request.audio), request.sample_rate)
+                audio = np.asarray(request.audio, dtype=np.float32)
             else:
                 audio, rate = self.recent_audio(request.recent_seconds), self.classifier.sample_rate
             if rms_db(audio) < self.param("min_rms_db"):
-                raise EnrolRefused(f"audio is too quiet to enrol ({rms_db(audio):.1f} dBFS, "
-                                   f"below min_rms_db {self.param('min_rms_db')})")
+                raise Refused(f"audio is too quiet to enrol ({rms_db(audio):.1f} dBFS, "
+                              f"below min_rms_db {self.param('min_rms_db')})")
             # With the gate off (synthetic voices in tests, non-speech "speakers") all the
             # audio counts, and the floor is the plain length one.
             gated = self.min_speech() > 0
@@ -179,11 +185,9 @@ class SpeakerIdNode(InferenceNode):
                 self.window / self.classifier.sample_rate,
                 MIN_SPEECH_S if gated else MIN_ENROL_S)
             response.clips = self.gallery.enroll(name, embedding)
-        # GalleryError and AudioError are ValueErrors; RuntimeError is the model's own. Any of
-        # them escaping would stop the executor, and with it the node.
-        except (ValueError, OSError, RuntimeError) as error:
+        except Exception as error:  # see the module's docstring
             response.success, response.message = False, f"not enrolled: {error}"
-            self.get_logger().warning(f"enrolment of {name!r} refused: {error}")
+            self.get_logger().warning(f"enrolment of {name[:80]!r} refused: {error}")
             return response
         seconds = len(audio) / rate
         response.success = True
@@ -192,46 +196,34 @@ class SpeakerIdNode(InferenceNode):
         self.get_logger().info(f"{response.message}; gallery {self.gallery.path}")
         return response
 
-    def given_audio(self, request: Enroll.Request) -> tuple[np.ndarray, int]:
-        rate = int(request.sample_rate)
-        if rate <= 0:
-            raise EnrolRefused("sample_rate must be given (positive) with audio")
-        audio = np.asarray(request.audio, dtype=np.float32)
-        if len(audio) < MIN_ENROL_S * rate:
-            raise EnrolRefused(f"{len(audio) / rate:.2f} s of audio is too little; give at "
-                               f"least {MIN_ENROL_S} s")
-        return audio, rate
-
     def recent_audio(self, seconds: float) -> np.ndarray:
         """The last `seconds` the node heard, at the model's rate, from the ring buffer."""
-        if not seconds >= MIN_ENROL_S:  # also catches NaN
-            raise EnrolRefused(f"with empty audio, recent_seconds must be at least {MIN_ENROL_S} "
-                               f"(got {seconds:g})")
         rate = self.classifier.sample_rate
+        seconds = check_recent_seconds(seconds, held_s=self.buffer.capacity / rate)
         wanted = round(seconds * rate)
-        held_s = self.buffer.capacity / rate
-        if wanted > self.buffer.capacity:
-            raise EnrolRefused(f"only the last {held_s:.1f} s of audio are held; ask for less "
-                               f"than recent_seconds {seconds:g}")
         with self.wake:
             written = self.buffer.written
             audio = self.buffer.read(written - wanted, wanted) if written >= wanted else None
         if audio is None:
             heard = written / rate
-            raise EnrolRefused("no audio heard yet" if written == 0 else
-                               f"only {heard:.1f} s of audio heard since the stream started; "
-                               f"ask for at most that, or wait")
+            raise Refused("no audio heard yet" if written == 0 else
+                          f"only {heard:.1f} s of audio heard since the stream started; "
+                          f"ask for at most that, or wait")
         return audio
 
     def on_forget(self, request: Forget.Request, response: Forget.Response) -> Forget.Response:
         try:
-            response.success = self.gallery.forget(request.name)
-        except OSError as error:
+            name = check_name(request.name)
+            response.success = self.gallery.forget(name)
+        except Refused as error:
+            response.success, response.message = False, f"not forgotten: {error}"
+            return response
+        except Exception as error:  # see the module's docstring
             response.success, response.message = False, f"gallery not written: {error}"
             return response
-        response.message = (f"forgot {request.name}" if response.success else
-                             f"no speaker {request.name!r} (enrolled: "
-                             f"{', '.join(self.gallery.names()) or 'none'})")
+        response.message = (f"forgot {name}" if response.success else
+                            f"no speaker {name!r} (enrolled: "
+                            f"{', '.join(self.gallery.names()) or 'none'})")
         self.get_logger().info(response.message)
         return response
 

@@ -1,0 +1,143 @@
+"""The faults of a fuzz run of the installed nodes (issue 13), each replayed over real DDS:
+hostile service requests, a crowd of clients, a damaged checkpoint, absurd formats, floats
+near float32's maximum, diverged weights, log floods and audio lost on the way."""
+import array
+import math
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+from rclpy.qos import QoSProfile
+
+from ros_harness import LATCHED, AudioSource, NodeProcess  # skips this module without ROS
+from audio_common_msgs.msg import AudioDataStamped, AudioInfo
+from degram_core import load_model, save_checkpoint
+from degram_ros.msg import SoundEvents
+from degram_ros.speaker_id_node import SERVICE_QUEUE_DEPTH
+from degram_ros.srv import Enroll, ListSpeakers
+from synthetic import make_clip
+from test_checkpoint import flip_bytes_in_weights
+from test_enrollment import Services, params
+from test_nodes import events_params, ns, sound_events, wait_quiet  # noqa: F401 (a fixture)
+
+EVENTS = "sound_events: inference"
+
+
+@pytest.fixture
+def speaker_id(bus, trained_checkpoint, tmp_path):
+    gallery = tmp_path / "speakers.json"
+    node = NodeProcess("speaker_id", params(trained_checkpoint, gallery), tmp_path)
+    services = Services(bus)
+    yield node, services, gallery
+    services.close()
+    assert node.stop() == 0, node.output()
+
+
+def test_hostile_enrol_requests_are_refused_and_the_node_goes_on(speaker_id):
+    node, services, gallery = speaker_id
+    clip = make_clip("low", 1.0, seed=5)
+    for request, reason in (
+            # recent_seconds inf passed the >= 0.5 check; round(inf * rate) killed the node
+            (dict(name="dan", recent_seconds=math.inf), "recent_seconds must be at least"),
+            (dict(name="dan", recent_seconds=math.nan), "recent_seconds must be at least"),
+            (dict(name="dan", recent_seconds=-1.0), "recent_seconds must be at least"),
+            (dict(name="dan", recent_seconds=3e38), "only the last"),
+            # 16,000 samples at 8 Hz were embedded as 2,000 s of audio
+            (dict(name="dan", audio=clip, rate=8), "sample_rate must be 1000..384000"),
+            (dict(name="dan", audio=clip, rate=1), "sample_rate must be 1000..384000"),
+            (dict(name="dan", audio=clip, rate=4_000_000_000), "sample_rate must be"),
+            (dict(name="dan", audio=make_clip("low", 31.0, seed=6)), "too much"),
+            (dict(name="alice\n[ERROR] forged line", audio=clip), "printable"),
+            (dict(name="x" * 1_000_000, audio=clip), "at most 64 characters")):
+        reply = services.enroll(**request)
+        shown = {k: (v if not hasattr(v, "__len__") or len(v) < 80 else f"{len(v)} items")
+                 for k, v in request.items()}
+        assert not reply.success and reason in reply.message, (shown, reply.message)
+        assert node.alive(), node.output()
+    # (A NUL cannot be sent from here: rclpy cuts "a\x00b" to "a" in the client, before it
+    # reaches any node. Clients that do send one are refused by check_name, test_validate.py.)
+    assert services.list() == {} and not gallery.exists()
+    forgotten = services.forget("a\nb")
+    assert not forgotten.success and "printable" in forgotten.message
+    assert not any(line.startswith("[ERROR] forged") for line in node.output().splitlines())
+
+    reply = services.enroll("dan", clip)  # and good requests are served as before
+    assert reply.success and services.list() == {"dan": 1}, reply.message
+
+
+def test_a_crowd_of_clients_all_get_answers(bus, speaker_id):
+    node, services, _ = speaker_id
+    clip = make_clip("high", 2.0, seed=7)
+    # Every client's reader sees every reply of its service (rmw picks out its own when taking
+    # them), so a client in a crowd needs a queue as deep as the server's too.
+    queue = QoSProfile(depth=SERVICE_QUEUE_DEPTH)
+    clients = ([(bus.node.create_client(Enroll, "/speaker_id/enroll", qos_profile=queue),
+                 Enroll.Request(name=f"s{i}", audio=clip.tolist(), sample_rate=16000))
+                for i in range(20)] +
+               [(bus.node.create_client(ListSpeakers, "/speaker_id/list", qos_profile=queue),
+                 ListSpeakers.Request()) for _ in range(20)])
+    try:
+        for client, request in clients:
+            # One call each first: a reply proves the node has matched this client (a request
+            # sent before that is lost, whatever the queue), and a refusal costs nothing.
+            assert client.wait_for_service(timeout_sec=30)
+            warm_up = type(request)() if isinstance(request, ListSpeakers.Request) else \
+                Enroll.Request(name="")
+            future = client.call_async(warm_up)
+            bus.wait_for(future.done, timeout=30, what="a first reply")
+        futures = [client.call_async(request) for client, request in clients]
+        try:
+            bus.wait_for(lambda: all(f.done() for f in futures), timeout=60, what="40 replies")
+        except AssertionError:
+            raise AssertionError(f"{sum(f.done() for f in futures)} of 40 requests answered "
+                                 f"in 60 s") from None
+        assert all(f.result().success for f in futures[:20])
+        assert services.list() == {f"s{i}": 1 for i in range(20)}
+    finally:
+        for client, _ in clients:
+            bus.node.destroy_client(client)
+    assert node.alive(), node.output()
+
+
+def test_enrolments_do_not_hold_up_the_audio_thread(bus, speaker_id):
+    """While a queue of long enrolments is served, the executor that takes audio (and runs the
+    diagnostics timer beside it) keeps going."""
+    node, services, _ = speaker_id
+    clip = array.array("f", make_clip("high", 30.0, seed=8).tobytes())
+    # Eight clients with five requests each: a client's own queue holds ten.
+    clients = [bus.node.create_client(Enroll, "/speaker_id/enroll") for _ in range(8)]
+    for client in clients:
+        assert client.wait_for_service(timeout_sec=30)
+    arrivals = []
+    stop = threading.Event()
+
+    def watch():
+        seen = 0
+        while not stop.is_set():
+            count = sum(1 for array in bus.messages("/diagnostics") for s in array.status
+                        if s.name == "speaker_id: inference")
+            if count > seen:
+                seen = count
+                arrivals.append(time.monotonic())
+            time.sleep(0.02)
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        bus.wait_for(lambda: len(arrivals) >= 2, what="diagnostics from speaker_id")
+        started = time.monotonic()
+        futures = [client.call_async(Enroll.Request(name="long", audio=clip, sample_rate=16000))
+                   for client in clients for _ in range(5)]
+        bus.wait_for(lambda: all(f.done() for f in futures), timeout=180, what="40 enrolments")
+        took = time.monotonic() - started
+        assert all(f.result().success for f in futures)
+    finally:
+        stop.set()
+        watcher.join()
+        for client in clients:
+            bus.node.destroy_client(client)
+    during = [t for t in arrivals if started <= t <= started + took]
+    gaps = np.diff([started] + during + [started + took])
+    assert took > 4.0, took  # long enough that a held-up executor would show
+    assert gaps.max() < 2.5, (took, gaps)  # a status every second, enrolments or not
