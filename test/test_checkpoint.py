@@ -74,3 +74,31 @@ def test_labels_must_match_classes(tmp_path):
     with pytest.raises(ValueError, match="2 labels"):
         save_checkpoint(tmp_path / "m.pt", build_model("degram-resnet-tiny", 3), ["x", "y"])
     assert not (tmp_path / "m.pt").exists()
+
+
+def flip_bytes_in_weights(path, count=64):
+    """Damage a checkpoint as a bad copy would: flip bytes inside one tensor's stored data."""
+    import zipfile
+    with zipfile.ZipFile(path) as archive:
+        member = max(archive.infolist(), key=lambda info: info.file_size)  # the largest tensor
+        assert "/data/" in member.filename
+    with open(path, "rb") as f:  # a stored (uncompressed) member: header, name, extra, data
+        f.seek(member.header_offset + 26)
+        name_len, extra_len = (int.from_bytes(f.read(2), "little") for _ in range(2))
+    start = member.header_offset + 30 + name_len + extra_len + member.file_size // 2
+    data = bytearray(path.read_bytes())
+    data[start:start + count] = bytes(b ^ 0x5A for b in data[start:start + count])
+    path.write_bytes(bytes(data))
+    return member.filename
+
+
+def test_flipped_bytes_in_the_weights_are_refused_naming_the_file(tmp_path):
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, build_model("degram-resnet-tiny", 2), ["x", "y"])
+    member = flip_bytes_in_weights(path)
+    # torch.load itself takes the damaged file: the check is ours
+    assert torch.load(path, weights_only=True)["format"] == "degram-checkpoint"
+    with pytest.raises(CheckpointError) as error:
+        load_model(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: corrupt") and member in message and "CRC" in message

@@ -141,3 +141,15 @@ def test_enrolments_do_not_hold_up_the_audio_thread(bus, speaker_id):
     gaps = np.diff([started] + during + [started + took])
     assert took > 4.0, took  # long enough that a held-up executor would show
     assert gaps.max() < 2.5, (took, gaps)  # a status every second, enrolments or not
+
+
+def test_a_damaged_checkpoint_stops_startup_with_one_line(trained_checkpoint, tmp_path):
+    path = tmp_path / "damaged.pt"
+    path.write_bytes(trained_checkpoint.read_bytes())
+    member = flip_bytes_in_weights(path)
+    node = NodeProcess("sound_events", events_params(path), tmp_path)
+    node.process.wait(timeout=60)
+    assert node.process.returncode == 2, node.output()
+    fatal = [line for line in node.output().splitlines() if "FATAL" in line]
+    assert len(fatal) == 1, node.output()
+    assert str(path) in fatal[0] and "CRC" in fatal[0] and member in fatal[0], fatal[0]
