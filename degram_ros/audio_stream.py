@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import soxr
 
+from degram_core.validate import Refused, check_channels, check_sample_rate
+
 # sample_format strings of audio_common's AudioInfo -> numpy dtypes (little-endian first)
 FORMATS = {
     "S16LE": np.dtype("<i2"), "S16BE": np.dtype(">i2"),
@@ -37,9 +39,11 @@ class AudioFormat:
         if self.sample_format.upper() not in FORMATS:
             raise BadAudio("unsupported_format", f"cannot decode sample_format "
                            f"{self.sample_format!r}; supported: {sorted(FORMATS)}")
-        if self.sample_rate <= 0 or self.channels <= 0:
-            raise BadAudio("unsupported_format", f"sample_rate {self.sample_rate} and channels "
-                           f"{self.channels} must be positive")
+        try:
+            check_sample_rate(self.sample_rate)
+            check_channels(self.channels)
+        except Refused as error:
+            raise BadAudio("unsupported_format", str(error)) from None
 
 
 def decode(data: bytes, fmt: AudioFormat, max_seconds: float) -> np.ndarray:
@@ -59,7 +63,9 @@ def decode(data: bytes, fmt: AudioFormat, max_seconds: float) -> np.ndarray:
     if dtype.kind == "f":
         if not np.isfinite(samples).all():
             raise BadAudio("not_finite", "float samples hold NaN or infinity")
-        audio = samples.astype(np.float32)
+        # Full scale is +-1 and a sound card clips beyond it; so do we, as values near
+        # float32's maximum (3e38) overflow the model's sums to NaN.
+        audio = np.clip(samples, -1.0, 1.0).astype(np.float32)
     elif dtype.kind == "u":  # unsigned 8-bit PCM is centred on 128
         audio = (samples.astype(np.float32) - 128.0) / 128.0
     else:
@@ -88,6 +94,35 @@ class Resampler:
             self.stream = (None if rate == self.target_rate else
                            soxr.ResampleStream(rate, self.target_rate, 1, dtype="float32"))
         return audio if self.stream is None else self.stream.resample_chunk(audio)
+
+
+class StreamClock:
+    """Checks each stamped message against where the previous one ended.
+
+    Stamped more than TOLERANCE_NS earlier: time went backwards (a bag looped, a device
+    restarted), a new stream. Stamped later: audio captured but never received, counted as
+    lost. Best-effort QoS drops messages silently, those above ~512 KB over shared memory and
+    those a full queue overflows; the stamps are the only trace they leave.
+    """
+
+    TOLERANCE_NS = 50_000_000
+
+    def __init__(self):
+        self.end_ns: int | None = None
+        self.lost_ns = 0
+        self.gaps = 0
+
+    def update(self, stamp_ns: int, duration_ns: int) -> bool:
+        """Record a message; True when it starts a new stream."""
+        restarted = False
+        if self.end_ns is not None:
+            if stamp_ns < self.end_ns - self.TOLERANCE_NS:
+                restarted = True
+            elif stamp_ns > self.end_ns + self.TOLERANCE_NS:
+                self.lost_ns += stamp_ns - self.end_ns
+                self.gaps += 1
+        self.end_ns = stamp_ns + duration_ns
+        return restarted
 
 
 class RingBuffer:

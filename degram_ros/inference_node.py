@@ -24,9 +24,10 @@ from std_msgs.msg import Header
 from degram_core import CheckpointError, Classifier
 from degram_core.inference import BACKENDS
 
-from .audio_stream import AudioFormat, BadAudio, Resampler, RingBuffer, decode
+from .audio_stream import AudioFormat, BadAudio, Resampler, RingBuffer, StreamClock, decode
 from .node_runner import StartupError
 from .share import resolve_share_path
+from .throttle import Throttle
 
 # name: (default, description); every inference node declares these, config/*.yaml sets them
 COMMON_PARAMETERS = {
@@ -91,7 +92,8 @@ class InferenceNode(Node):
         self.buffer = RingBuffer(self.window + max(self.hop * 4, round(self.HISTORY_S * rate)), rate)
         self.wake = threading.Condition()
         self.generation = 0  # bumped when the stream restarts (time went backwards)
-        self.last_end_ns: int | None = None
+        self.stream_clock = StreamClock()
+        self.log_throttle = Throttle(period_s=5.0)
         self.frame_id = p("frame_id")
         self.stats = Counter()
         self.bad = Counter()
@@ -128,6 +130,14 @@ class InferenceNode(Node):
 
     def on_info(self, msg: AudioInfo) -> None:
         fmt = AudioFormat(int(msg.sample_rate), int(msg.channels), msg.sample_format or "S16LE")
+        try:
+            fmt.check()
+        except BadAudio as error:  # adopted all the same: its audio is dropped, not misread
+            self.bad["audio_info"] += 1
+            self.warn("audio_info", f"refused AudioInfo {fmt}: {error}; audio is dropped "
+                      f"until a usable AudioInfo arrives")
+            self.format = fmt
+            return
         if fmt.sample_rate != self.format.sample_rate:
             self.stats["rate_changes"] += 1
             self.get_logger().info(f"input rate now {fmt.sample_rate} Hz: resampling to "
@@ -154,23 +164,28 @@ class InferenceNode(Node):
         duration_ns = round(len(audio) * 1e9 / self.format.sample_rate)
         if stamp_ns is None:  # unstamped audio: its first sample was captured ~duration ago
             stamp_ns = self.get_clock().now().nanoseconds - duration_ns
-        elif self.last_end_ns is not None and stamp_ns < self.last_end_ns - 50_000_000:
+        elif self.stream_clock.update(stamp_ns, duration_ns):
             self.restart_stream()
         audio = self.resampler(audio, self.format.sample_rate)
-        self.last_end_ns = stamp_ns + duration_ns
         with self.wake:
             self.buffer.write(audio, stamp_ns)
             self.wake.notify()
 
-    # rclpy ties a logging throttle to the calling function: one function per message.
     def drop(self, error: BadAudio) -> None:
         self.bad[error.reason] += 1
-        self.get_logger().warning(f"dropped an audio message: {error}", throttle_duration_sec=5.0)
+        self.warn(error.reason, f"dropped an audio message: {error}")
+
+    def warn(self, reason: str, text: str) -> None:
+        """A warning at most every 5 s per reason (see throttle.py)."""
+        held = self.log_throttle(reason)
+        if held is not None:
+            self.get_logger().warning(text + (f" ({held} more since the last such line)"
+                                              if held else ""))
 
     def restart_stream(self) -> None:
         """Time went backwards (a bag looped, a device restarted): a new stream."""
         self.stats["stream_restarts"] += 1
-        self.get_logger().warning("audio stamps went backwards: starting a new stream")
+        self.warn("stream_restart", "audio stamps went backwards: starting a new stream")
         with self.wake:
             self.buffer.reset()
             self.generation += 1
@@ -239,6 +254,8 @@ class InferenceNode(Node):
             **{f"bad_{reason}": str(count) for reason, count in sorted(self.bad.items())},
             "rate_changes": str(self.stats["rate_changes"]),
             "stream_restarts": str(self.stats["stream_restarts"]),
+            "lost_audio_s": f"{self.stream_clock.lost_ns / 1e9:.3f}",
+            "audio_gaps": str(self.stream_clock.gaps),
             "inference_errors": str(self.stats["inference_errors"]),
             **self.extra_diagnostics(),
         }

@@ -1,9 +1,12 @@
 """The nodes' ROS-free plumbing: decoding audio_common payloads, resampling, the ring buffer."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from degram_ros.audio_stream import (AudioFormat, BadAudio, Resampler, RingBuffer, decode,
-                                     encode_s16le)
+from degram_core.validate import MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+from degram_ros.audio_stream import (FORMATS, AudioFormat, BadAudio, Resampler, RingBuffer,
+                                     StreamClock, decode, encode_s16le)
 
 S16 = AudioFormat(16000, 1, "S16LE")
 
@@ -31,6 +34,11 @@ def test_other_formats(fmt, dtype, scale):
     (np.array([0.1, np.nan], "<f4").tobytes(), AudioFormat(16000, 1, "F32LE"), "not_finite"),
     (np.array([np.inf, 0], "<f4").tobytes(), AudioFormat(16000, 1, "F32LE"), "not_finite"),
     (b"\x00" * (2 * 16000 * 11), S16, "too_long"),
+    (b"\x00" * 20, AudioFormat(1, 1, "S16LE"), "unsupported_format"),  # 10 s per 10 samples
+    (b"\x00" * 20, AudioFormat(10**9, 1, "S16LE"), "unsupported_format"),
+    (b"\x00" * 20, AudioFormat(0, 1, "S16LE"), "unsupported_format"),
+    (b"\x00" * 20, AudioFormat(16000, 0, "S16LE"), "unsupported_format"),
+    (b"\x00" * 130, AudioFormat(16000, 65, "S16LE"), "unsupported_format"),
 ])
 def test_bad_payloads_name_their_reason(data, fmt, reason):
     with pytest.raises(BadAudio) as error:
@@ -64,3 +72,47 @@ def test_ring_buffer_keeps_the_newest_samples_and_their_times():
     assert ring.written == 38
     np.testing.assert_array_equal(ring.read(28, 10), np.arange(115, 125))
     assert ring.stamp_ns(28) == 6_300_000_000 + 1_500_000_000
+
+
+REASONS = {"empty", "odd_length", "unsupported_format", "not_finite", "too_long"}
+
+
+@settings(max_examples=1000, deadline=None)
+@given(data=st.binary(max_size=4096),
+       rate=st.one_of(st.sampled_from([8000, 16000, 44100, 48000]), st.integers(-10, 10**10)),
+       channels=st.one_of(st.integers(1, 8), st.integers(-3, 100)),
+       sample_format=st.one_of(st.sampled_from(sorted(FORMATS)), st.text(max_size=8)),
+       max_seconds=st.floats(0.001, 20))
+def test_any_payload_decodes_to_bounded_audio_or_names_its_reason(data, rate, channels,
+                                                                  sample_format, max_seconds):
+    fmt = AudioFormat(rate, channels, sample_format)
+    try:
+        audio = decode(data, fmt, max_seconds)
+    except BadAudio as error:
+        assert error.reason in REASONS, error
+        return
+    assert MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE and 1 <= channels <= MAX_CHANNELS
+    frame = FORMATS[sample_format.upper()].itemsize * channels
+    assert audio.dtype == np.float32 and audio.shape == (len(data) // frame,)
+    assert np.isfinite(audio).all() and np.abs(audio).max() <= 1.0
+    assert len(audio) <= max_seconds * rate
+
+
+def test_floats_beyond_full_scale_are_clipped():
+    # finite, but the model's sums overflow to NaN on them (fuzz run: score nan)
+    data = np.array([3e38, -3e38, 0.5, 1.5], "<f4").tobytes()
+    np.testing.assert_array_equal(decode(data, AudioFormat(16000, 1, "F32LE"), 10),
+                                  [1.0, -1.0, 0.5, 1.0])
+
+
+def test_stream_clock_counts_lost_audio_and_restarts():
+    clock = StreamClock()
+    second = 1_000_000_000
+    assert not clock.update(10 * second, second)  # 10..11 s
+    assert not clock.update(11 * second + 20_000_000, second)  # 20 ms late: jitter, not loss
+    assert (clock.lost_ns, clock.gaps) == (0, 0)
+    assert not clock.update(14 * second, second)  # 12.02..14 s never arrived
+    assert clock.gaps == 1 and clock.lost_ns == 2 * second - 20_000_000
+    assert clock.update(3 * second, second)  # backwards: a new stream, nothing lost
+    assert not clock.update(4 * second, second)
+    assert clock.gaps == 1

@@ -153,3 +153,73 @@ def test_a_damaged_checkpoint_stops_startup_with_one_line(trained_checkpoint, tm
     fatal = [line for line in node.output().splitlines() if "FATAL" in line]
     assert len(fatal) == 1, node.output()
     assert str(path) in fatal[0] and "CRC" in fatal[0] and member in fatal[0], fatal[0]
+
+
+def send_f32(source, audio, rate=16000):
+    step = int(source.chunk_s * rate)
+    for start in range(0, len(audio), step):
+        piece = audio[start:start + step]
+        source.send_bytes(piece.astype("<f4").tobytes())
+        source.next_ns += round(len(piece) * 1e9 / rate)
+        time.sleep(source.chunk_s / 8)
+
+
+@pytest.mark.parametrize("sound_events", [{"audio_reliability": "reliable"}], indirect=True)
+def test_formats_floats_floods_and_lost_audio(bus, sound_events):
+    source = AudioSource(bus)
+
+    def counter(key):
+        diag = bus.diagnostics(EVENTS)
+        return diag.get(key, "0") if diag else "0"
+
+    def expect(key, value):
+        bus.wait_for(lambda: counter(key) == value, timeout=10, what=f"{key} == {value} "
+                     f"(is {counter(key)})")
+        assert sound_events.alive(), sound_events.output()
+
+    # Audio that never arrived leaves a hole in the stamps: 2 s here, counted as lost.
+    source.play(make_clip("low", 1.0, seed=1))
+    source.next_ns += 2 * 10**9
+    source.play(make_clip("low", 1.0, seed=2))
+    expect("audio_gaps", "1")
+    assert counter("lost_audio_s") == "2.000"
+
+    # Two reasons in quick succession: each gets its own warning.
+    source.send_bytes(b"")
+    source.send_bytes(b"\x01\x02\x03")
+    expect("bad_odd_length", "1")
+
+    # Absurd formats are refused and counted; their audio is dropped, not misread.
+    info = bus.publisher(AudioInfo, "audio/audio_info", LATCHED)
+    for rate, channels in ((1, 1), (10**9, 1), (16000, 0)):
+        info.publish(AudioInfo(channels=channels, sample_rate=rate, sample_format="S16LE"))
+        time.sleep(0.3)
+        source.send_bytes(b"\x00" * 20)
+    expect("bad_audio_info", "3")
+    expect("bad_unsupported_format", "3")
+
+    # F32 samples near float32's maximum: finite results, not NaN.
+    source.set_info(16000, "F32LE")
+    time.sleep(0.5)
+    bus.clear("/sound_events")
+    t0 = source.next_ns
+    square = np.sign(make_clip("high", 2.0, seed=3)).astype(np.float32) * np.float32(3e38)
+    send_f32(source, square)
+    events = [e for e in wait_quiet(bus, "/sound_events") if ns(e.header.stamp) >= t0]
+    assert events, sound_events.output()
+    assert all(e.events and all(math.isfinite(x.score) for x in e.events) for e in events)
+    assert counter("inference_errors") == "0"
+
+    # A flood of stamps going backwards: every one counted, the log not flooded.
+    source.set_info(16000)
+    time.sleep(0.5)
+    chunk = (make_clip("noise", 0.01, seed=4) * 32767).astype("<i2").tobytes()
+    for _ in range(300):
+        source.next_ns -= 10**9
+        source.send_bytes(chunk)
+        time.sleep(0.002)
+    bus.wait_for(lambda: int(counter("stream_restarts")) >= 250, timeout=10,
+                 what=f"stream_restarts >= 250 (is {counter('stream_restarts')})")
+    log = sound_events.output()
+    assert "dropped an audio message: empty" in log and "dropped an audio message: odd_length" in log
+    assert 1 <= log.count("audio stamps went backwards") <= 3, log.count("went backwards")
