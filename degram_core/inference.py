@@ -158,6 +158,18 @@ def load_backend(checkpoint: str | Path | AudioClassifier, device: str, backend:
     return OnnxModel(onnx_bytes(model, labels), device, name=name), torch.device("cpu")
 
 
+class ModelOutputError(RuntimeError):
+    """The model produced NaN or infinity: a result that must not be reported."""
+
+
+def finite_output(values: np.ndarray) -> np.ndarray:
+    # Finite input can still overflow inside the model (weights that diverged in training,
+    # samples far beyond full scale); NaN scores would otherwise pass as a result.
+    if not np.isfinite(values).all():
+        raise ModelOutputError("the model's output holds NaN or infinity")
+    return values
+
+
 class Classifier:
     """A loaded model with its labels: `Classifier("model.pt").predict(wave, 44100)`.
 
@@ -191,13 +203,14 @@ class Classifier:
             raise AudioError("empty waveform")
         if not np.isfinite(wave).all():
             raise AudioError("waveform holds NaN or infinite samples")
-        return resample(wave, sample_rate, self.sample_rate)
+        # Beyond full scale is clipped, as a sound card would (see audio_stream.decode).
+        return resample(np.clip(wave, -1.0, 1.0), sample_rate, self.sample_rate)
 
     @torch.inference_mode()
     def probabilities(self, wave: torch.Tensor) -> np.ndarray:
         """(B, N) at the model's rate -> class probabilities (B, C)."""
         logits = self.model(wave.to(self.device, torch.float32))
-        return torch.softmax(logits, dim=-1).cpu().numpy()
+        return finite_output(torch.softmax(logits, dim=-1).cpu().numpy())
 
     def ranked(self, probs: np.ndarray, top_k: int) -> Prediction:
         order = np.argsort(-probs, kind="stable")[:top_k]
@@ -211,7 +224,7 @@ class Classifier:
     def embed(self, waveform, sample_rate: int) -> np.ndarray:
         """The model's pooled embedding of a clip, (D,)."""
         wave = torch.from_numpy(self.prepare(waveform, sample_rate))[None].to(self.device)
-        return self.model.embed(wave)[0].cpu().numpy()
+        return finite_output(self.model.embed(wave)[0].cpu().numpy())
 
     def predict_windows(self, waveform, sample_rate: int, window_s: float, hop_s: float,
                         top_k: int = 5) -> list[WindowResult]:

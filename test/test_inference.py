@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import soundfile
 import soxr
+import torch
 
-from degram_core import AudioError, Classifier, load_audio
+from degram_core import AudioError, Classifier, load_audio, load_model
 from synthetic import LABELS, make_clip
 
 
@@ -93,3 +94,27 @@ def test_stream_resamples_other_rates_and_refuses_a_rate_change(classifier):
         stream.feed(clip[:100], 16000)
     stream.reset()
     assert stream.feed(scene()[:16000], 16000)[0].start_s == 0.0
+
+
+def test_non_finite_model_output_is_an_error_not_a_result(trained_checkpoint):
+    from degram_core.inference import ModelOutputError
+
+    # Weights that diverged in training: finite, but the sums overflow to NaN.
+    model = load_model(trained_checkpoint)
+    with torch.no_grad():
+        model.fc.weight.mul_(1e38)
+    classifier = Classifier(model, device="cpu")
+    wave = make_clip("low", 1.0, seed=1)
+    with pytest.raises(ModelOutputError, match="NaN or infinity"):
+        classifier.predict(wave, 16000)
+    stream = classifier.stream(1.0, 0.5)
+    with pytest.raises(ModelOutputError):
+        stream.feed(wave, 16000)
+
+
+def test_samples_beyond_full_scale_give_finite_answers(trained_checkpoint):
+    classifier = Classifier(trained_checkpoint, device="cpu")
+    wave = np.sign(make_clip("high", 1.0, seed=2)) * np.float32(3e38)  # finite float32
+    prediction = classifier.predict(wave, 16000)
+    assert np.isfinite(prediction.probs).all()
+    assert np.isfinite(classifier.embed(wave, 16000)).all()

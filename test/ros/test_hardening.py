@@ -223,3 +223,24 @@ def test_formats_floats_floods_and_lost_audio(bus, sound_events):
     log = sound_events.output()
     assert "dropped an audio message: empty" in log and "dropped an audio message: odd_length" in log
     assert 1 <= log.count("audio stamps went backwards") <= 3, log.count("went backwards")
+
+
+def test_diverged_weights_are_inference_errors_not_results(bus, trained_checkpoint, tmp_path):
+    model = load_model(trained_checkpoint)
+    with torch.no_grad():
+        model.fc.weight.mul_(1e38)  # finite weights whose sums overflow: NaN scores
+    path = tmp_path / "diverged.pt"
+    save_checkpoint(path, model, model.labels)
+    node = NodeProcess("sound_events", events_params(path), tmp_path)
+    try:
+        bus.listen(SoundEvents, "/sound_events")
+        bus.wait_for_subscriber(AudioDataStamped, "audio/audio_stamped")
+        time.sleep(0.5)
+        bus.clear("/sound_events")
+        AudioSource(bus).play(make_clip("low", 2.0, seed=9))
+        bus.wait_for(lambda: int((bus.diagnostics(EVENTS) or {}).get("inference_errors", 0)) >= 3,
+                     what="inference errors counted")
+        assert wait_quiet(bus, "/sound_events") == []  # nothing published, not even empty lists
+        assert "inference failed: the model's output holds NaN or infinity" in node.output()
+    finally:
+        assert node.stop() == 0, node.output()
