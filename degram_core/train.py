@@ -3,6 +3,7 @@ random-length batches, resumable, and data-parallel under torchrun (gloo or NCCL
 from __future__ import annotations
 
 import csv
+import itertools
 import logging
 import os
 import time
@@ -60,6 +61,7 @@ class TrainConfig:
     reverb_prob: float = 0.0  # share of clips convolved with a simulated room (pyroomacoustics)
     gain_db: list[float] | None = None  # random gain drawn in [lo, hi] dB
     steps_per_epoch: int | None = None  # cap, to fit a budget
+    checkpoint_every: int = 0  # also write last.pt every this many steps (0: at epoch ends only)
     seed: int = 0
     threads: int | None = None  # torch intra-op threads
     tensorboard: bool = True
@@ -194,10 +196,30 @@ def sync_buffers(model: torch.nn.Module, world: int) -> None:
             dist.broadcast(buffer, src=0)
 
 
+class ResumableSampler(torch.utils.data.Sampler):
+    """A sampler whose next epoch can start `skip` indices in: a run resumed mid-epoch goes on
+    with the batches it had not seen, in the same order, without loading the others."""
+
+    def __init__(self, sampler):
+        self.sampler, self.skip = sampler, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(epoch)
+
+    def __iter__(self):
+        skip, self.skip = self.skip, 0
+        return itertools.islice(iter(self.sampler), skip, None)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
-          on_epoch_end=None) -> dict:
+          on_epoch_end=None, on_step_end=None) -> dict:
     """Train until early stopping or `cfg.epochs`; returns a summary. Writes best.pt and
-    last.pt (the latter with the optimizer, scheduler and RNG state) after every epoch."""
+    last.pt (the latter with the optimizer, scheduler and RNG state) after every epoch, and
+    last.pt every `cfg.checkpoint_every` steps; `resume` goes on from last.pt, mid-epoch too."""
     rank, world = distributed()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -231,9 +253,14 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     collate = RandomLengthCollate(cfg.min_seconds, cfg.max_seconds, snr, seed=cfg.seed,
                                   max_gap_s=cfg.tile_gap_s, augment=build_augment(cfg))
     state = {"epoch": 0, "best": -1.0, "bad_epochs": 0}
+    # Progress inside the epoch being trained: steps taken and their running figures.
+    partial = {"step": 0, "seen": 0, "correct": 0, "loss_sum": 0.0}
 
     last_path, best_path = out / "last.pt", out / "best.pt"
-    if resume and last_path.exists():
+    if resume and not last_path.exists():
+        raise FileNotFoundError(f"{last_path}: no checkpoint to resume from; train without "
+                                f"--resume to start afresh, or check out_dir")
+    if resume:
         data = load_checkpoint(last_path)
         training = data["meta"]["training"]
         model.load_state_dict(data["state_dict"])
@@ -242,17 +269,24 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         torch.set_rng_state(training["torch_rng"])
         collate._calls = training["collate_calls"]
         state = {k: training[k] for k in ("epoch", "best", "bad_epochs")}
+        partial = {k: training.get(k, partial[k]) for k in partial}
         if rank == 0:
-            print(f"resuming {last_path} after epoch {state['epoch']}")
+            print(f"resuming {last_path} after epoch {state['epoch']}"
+                  + (f", step {partial['step']}" if partial["step"] else ""))
 
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    sampler = (BalancedSampler(train_set.targets, cfg.seed, rank, world) if cfg.balanced else
-               torch.utils.data.DistributedSampler(train_set, world, rank, seed=cfg.seed)
-               if world > 1 else torch.utils.data.RandomSampler(
-                   train_set, generator=torch.Generator().manual_seed(cfg.seed)))
+    sampler = ResumableSampler(
+        BalancedSampler(train_set.targets, cfg.seed, rank, world) if cfg.balanced else
+        torch.utils.data.DistributedSampler(train_set, world, rank, seed=cfg.seed)
+        if world > 1 else torch.utils.data.RandomSampler(
+            train_set, generator=torch.Generator().manual_seed(cfg.seed)))
     per_rank_batch = max(1, cfg.batch_size // world)
+    sampler.skip = partial["step"] * per_rank_batch
+    # A generator of its own: starting an epoch's iterator then draws nothing from the global
+    # RNG, whose state a mid-epoch checkpoint holds.
     loader = torch.utils.data.DataLoader(train_set, per_rank_batch, sampler=sampler,
-                                         collate_fn=collate, drop_last=False)
+                                         collate_fn=collate, drop_last=False,
+                                         generator=torch.Generator().manual_seed(cfg.seed))
     logger = Logger(out, cfg.tensorboard, rank == 0)
     meta_base = {"config": asdict(cfg), "labels_from": cfg.train_manifest,
                  # its labels are the training speakers, strangers to whoever uses it
@@ -261,30 +295,39 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     try:
         while state["epoch"] < cfg.epochs and state["bad_epochs"] < cfg.early_stop:
             epoch = state["epoch"] + 1
-            if hasattr(sampler, "set_epoch"):
-                sampler.set_epoch(epoch)
+            sampler.set_epoch(epoch)
             started = time.time()
             net.train()
-            seen = correct = 0
-            loss_sum = 0.0
+            first_step, seen, correct, loss_sum = (partial[k] for k in partial)
             bar = tqdm(loader, desc=f"epoch {epoch}", unit="batch", leave=False,
-                       disable=not progress or rank != 0, total=cfg.steps_per_epoch or len(loader))
-            for step, batch in enumerate(bar):
+                       disable=not progress or rank != 0, total=cfg.steps_per_epoch or len(loader),
+                       initial=first_step)
+            for step, batch in enumerate(bar, start=first_step):
                 if cfg.steps_per_epoch and step >= cfg.steps_per_epoch:
                     break
-                if batch is None:
-                    continue
-                waves, targets = batch[0].to(device), batch[1].to(device)
-                logits = net(waves, targets)  # a margin head applies its margin here
-                loss = torch.nn.functional.cross_entropy(logits, targets)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                seen += len(targets)
-                correct += int((logits.argmax(1) == targets).sum())
-                loss_sum += loss.item() * len(targets)
-                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+                if batch is not None:
+                    waves, targets = batch[0].to(device), batch[1].to(device)
+                    logits = net(waves, targets)  # a margin head applies its margin here
+                    loss = torch.nn.functional.cross_entropy(logits, targets)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    seen += len(targets)
+                    correct += int((logits.argmax(1) == targets).sum())
+                    loss_sum += loss.item() * len(targets)
+                    bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+                if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and rank == 0:
+                    partial = {"step": step + 1, "seen": seen, "correct": correct,
+                               "loss_sum": loss_sum}
+                    training = {**state, **partial, "optimizer": optimizer.state_dict(),
+                                "scheduler": scheduler.state_dict(),
+                                "torch_rng": torch.get_rng_state(), "collate_calls": collate._calls}
+                    save_checkpoint(last_path, model, labels,
+                                    {**meta_base, "epoch": state["epoch"], "training": training})
+                if on_step_end is not None:
+                    on_step_end(epoch, step + 1)
             bar.close()
+            partial = {"step": 0, "seen": 0, "correct": 0, "loss_sum": 0.0}
             if world > 1:
                 sync_buffers(model, world)
 

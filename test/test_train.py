@@ -214,3 +214,43 @@ def test_training_mixes_in_background_rooms_and_gain(manifest, tmp_path):
                            noise_prob=1.0, noise_snr_db=[0, 10], reverb_prob=1.0,
                            gain_db=[-6, 0]), progress=False)
     assert summary["epochs"] == 1
+
+
+def test_resume_mid_epoch_from_a_step_checkpoint_gives_the_same_weights(manifest, tmp_path):
+    # 24 training clips in batches of 8: three steps an epoch; last.pt every two steps
+    whole = train(config(manifest, tmp_path / "whole"), progress=False)
+
+    def crash_in_epoch_two(epoch, step):
+        if (epoch, step) == (2, 3):  # after the step-2 checkpoint, before the epoch's end
+            raise Crash
+    crashed = tmp_path / "crashed"
+    with pytest.raises(Crash):
+        train(config(manifest, crashed, checkpoint_every=2), progress=False,
+              on_step_end=crash_in_epoch_two)
+    training = torch.load(crashed / "last.pt", weights_only=True)["meta"]["training"]
+    assert (training["epoch"], training["step"]) == (1, 2)  # one epoch done, two steps into the next
+    steps = []
+    resumed = train(config(manifest, crashed, checkpoint_every=2), resume=True, progress=False,
+                    on_step_end=lambda epoch, step: steps.append((epoch, step)))
+    assert steps[0] == (2, 3)  # the resumed run goes on at the step it had not taken
+    assert resumed["epochs"] == 3 and len(read_log(crashed)) == 3
+    a, b = whole["model"].state_dict(), resumed["model"].state_dict()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    whole_log, resumed_log = read_log(tmp_path / "whole"), read_log(crashed)
+    for row, again in zip(whole_log, resumed_log):  # the epoch's figures count every step once
+        assert row["train_loss"] == again["train_loss"] and row["val_acc"] == again["val_acc"]
+
+
+def test_resume_without_a_checkpoint_is_refused(manifest, tmp_path):
+    with pytest.raises(FileNotFoundError, match="last.pt: no checkpoint to resume from"):
+        train(config(manifest, tmp_path / "fresh"), resume=True, progress=False)
+    assert not (tmp_path / "fresh" / "log.csv").exists()
+    cfg_path = tmp_path / "train.yaml"
+    cfg_path.write_text(yaml.safe_dump(vars(config(manifest, tmp_path / "cli"))))
+    run = subprocess.run([sys.executable, "-m", "degram_core.cli", "train", str(cfg_path),
+                          "--quiet", "--resume"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.strip() == (f"degram train: error: {tmp_path / 'cli' / 'last.pt'}: no "
+                                  f"checkpoint to resume from; train without --resume to start "
+                                  f"afresh, or check out_dir")
