@@ -158,8 +158,9 @@ def load_backend(checkpoint: str | Path | AudioClassifier, device: str, backend:
     return OnnxModel(onnx_bytes(model, labels), device, name=name), torch.device("cpu")
 
 
-class ModelOutputError(RuntimeError):
-    """The model produced NaN or infinity: a result that must not be reported."""
+class ModelOutputError(ValueError):
+    """The model produced NaN or infinity: a result that must not be reported. A ValueError,
+    so the CLI reports it in one line, as it does a bad checkpoint."""
 
 
 def finite_output(values: np.ndarray) -> np.ndarray:
