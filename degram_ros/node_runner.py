@@ -10,14 +10,16 @@ class StartupError(RuntimeError):
     """A configuration problem that must stop the node before it starts."""
 
 
-def run_node(node_class, name: str, args=None) -> None:
+def run_node(node_class, name: str, args=None, threads: int = 1) -> None:
+    """`threads` > 1: a multi-threaded executor, on which a callback group of the node's own
+    (speaker_id's services) runs beside the others; callbacks of one group still run one at a
+    time. One thread is the plain executor the other nodes are timed on."""
     rclpy.init(args=args)
     node = None
     try:
         node = node_class(name)
-        # Two threads: a node's callbacks in one callback group still run one at a time, but
-        # a group of their own (speaker_id's services) runs beside the audio subscription.
-        rclpy.spin(node, executor=MultiThreadedExecutor(num_threads=2))
+        rclpy.spin(node, executor=MultiThreadedExecutor(num_threads=threads) if threads > 1
+                   else None)
     except StartupError as error:
         rclpy.logging.get_logger(name).fatal(str(error))
         raise SystemExit(2) from None

@@ -15,9 +15,11 @@ is counted as gated. Every window's voice activity is published on `voice_activi
 behaviour may want "someone is talking" even when nobody is known.
 
 Windows run on the worker thread (InferenceNode); services in a callback group of their own,
-which node_runner's multi-threaded executor serves beside the audio subscription, so an
+which a two-thread executor (node_runner) serves beside the audio subscription, so an
 enrolment never holds up the audio. Each service queues up to SERVICE_QUEUE_DEPTH requests;
-beyond that DDS drops the oldest unanswered ones, without a trace. Every request is checked
+beyond that DDS drops the oldest unanswered ones, without a trace. A client sending bursts
+needs as deep a queue: every client's reader receives every reply of the service and rmw
+picks out its own only when taking them. Every request is checked
 (degram_core.validate) and any failure is answered as a refusal: an exception escaping a
 service callback would stop the executor, and the node with it. Gallery changes and reads are
 serialised by the gallery's lock.
@@ -243,7 +245,7 @@ class SpeakerIdNode(InferenceNode):
 
 
 def main(args=None) -> None:
-    run_node(SpeakerIdNode, "speaker_id", args)
+    run_node(SpeakerIdNode, "speaker_id", args, threads=2)  # services beside the audio
 
 
 if __name__ == "__main__":
