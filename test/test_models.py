@@ -26,7 +26,7 @@ def test_shapes_on_short_and_long_audio(name):
             logits = model(wave)
             assert logits.shape == (2, 7)
             assert torch.isfinite(logits).all()
-            assert model.embed(wave).shape == (2, model.backbone.out_features)
+            assert model.embed(wave).shape == (2, model.embedding_dim)
 
 
 def test_specaugment_only_in_training():
