@@ -186,10 +186,10 @@ def make_printer(timeline: Timeline, speaker: bool):
         timeline.add("voice", stamp_ns(msg), seconds(msg.window), "",
                      "speech" if msg.speech else None)
 
-    node.create_subscription(SoundEvents, "/sound_events", on_events, qos)
+    node.create_subscription(SoundEvents, "sound_events", on_events, qos)
     if speaker:
-        node.create_subscription(SpeakerId, "/speaker_id", on_speaker, qos)
-        node.create_subscription(VoiceActivity, "/voice_activity", on_voice, qos)
+        node.create_subscription(SpeakerId, "speaker_id", on_speaker, qos)
+        node.create_subscription(VoiceActivity, "voice_activity", on_voice, qos)
     return node
 
 

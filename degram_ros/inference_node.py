@@ -41,9 +41,8 @@ COMMON_PARAMETERS = {
     "top_k": (3, "most classes reported per window"),
     "threshold": (-1.0, "lowest score reported; negative: the model's own, chosen on validation "
                   "data (degram info)"),
-    "audio_topic": ("audio/audio_stamped", "audio input topic"),
-    "stamped": (True, "true: audio_common_msgs/AudioDataStamped; false: AudioData (stamped on arrival)"),
-    "info_topic": ("audio/audio_info", "latched audio_common_msgs/AudioInfo giving the format"),
+    "stamped": (True, "true: subscribe audio/audio_stamped (AudioDataStamped); false: "
+                "audio/audio (AudioData, stamped on arrival)"),
     "sample_rate": (16000, "input rate until an AudioInfo says otherwise"),
     "channels": (1, "input channels until an AudioInfo says otherwise"),
     "sample_format": ("S16LE", "input sample format until an AudioInfo says otherwise"),
@@ -106,11 +105,14 @@ class InferenceNode(Node):
             else ReliabilityPolicy.RELIABLE)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        # Relative names, as audio_common publishes them inside its namespace: moved with
+        # __ns:= or a launch file's namespace, pointed elsewhere by remapping.
+        self.audio_topic = "audio/audio_stamped" if p("stamped") else "audio/audio"
         if p("stamped"):
-            self.create_subscription(AudioDataStamped, p("audio_topic"), self.on_stamped, audio_qos)
+            self.create_subscription(AudioDataStamped, self.audio_topic, self.on_stamped, audio_qos)
         else:
-            self.create_subscription(AudioData, p("audio_topic"), self.on_unstamped, audio_qos)
-        self.create_subscription(AudioInfo, p("info_topic"), self.on_info, latched)
+            self.create_subscription(AudioData, self.audio_topic, self.on_unstamped, audio_qos)
+        self.create_subscription(AudioInfo, "audio/audio_info", self.on_info, latched)
         self.diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(1.0, self.publish_diagnostics)
 
@@ -119,7 +121,7 @@ class InferenceNode(Node):
         self.worker.start()
         self.get_logger().info(
             f"{self.model_name} on {self.classifier.device}, window {p('window_s')} s, hop "
-            f"{p('hop_s')} s, listening on {self.resolve_topic_name(p('audio_topic'))}")
+            f"{p('hop_s')} s, listening on {self.resolve_topic_name(self.audio_topic)}")
 
     def param(self, name: str):
         return self.get_parameter(name).value

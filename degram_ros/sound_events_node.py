@@ -1,4 +1,4 @@
-"""sound_events: what is heard, every hop, on /sound_events (degram_ros/SoundEvents).
+"""sound_events: what is heard, every hop, on sound_events (degram_ros/SoundEvents).
 
 The events of a window follow `degram_core.events.reported`: with a model that knows
 `background` (the shipped one does) a quiet window is published with an empty event list, so
@@ -17,13 +17,9 @@ from .node_runner import run_node
 
 
 class SoundEventsNode(InferenceNode):
-    EXTRA_PARAMETERS = {
-        "output_topic": ("/sound_events", "where SoundEvents are published"),
-    }
-
     def __init__(self, name: str = "sound_events"):
         super().__init__(name)
-        self.publisher = self.create_publisher(SoundEvents, self.param("output_topic"), 10)
+        self.publisher = self.create_publisher(SoundEvents, "sound_events", 10)
         labels = self.classifier.labels
         self.get_logger().info(
             f"event threshold {self.threshold():.3f} ("

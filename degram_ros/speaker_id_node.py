@@ -1,4 +1,4 @@
-"""speaker_id: who is speaking, every hop, on /speaker_id (degram_ros/SpeakerId).
+"""speaker_id: who is speaking, every hop, on speaker_id (degram_ros/SpeakerId).
 
 Two modes, chosen per window:
 - open set, when the speaker gallery (parameter `gallery`) holds anyone: the window's embedding
@@ -55,7 +55,6 @@ class EnrolRefused(ValueError):
 class SpeakerIdNode(InferenceNode):
     HISTORY_S = 20.0  # enrolment from the room may look back this far (recent_seconds)
     EXTRA_PARAMETERS = {
-        "output_topic": ("/speaker_id", "where SpeakerId is published"),
         "min_rms_db": (-60.0, "extra energy floor under the voice-activity gate: quieter "
                        "windows are not attributed (dBFS; -200 disables it)"),
         "vad_model": ("", "Silero VAD ONNX file; empty: the one inside the silero-vad package"),
@@ -92,7 +91,7 @@ class SpeakerIdNode(InferenceNode):
         if self.param("closed_set") not in CLOSED_SET:
             raise StartupError(f"parameter 'closed_set' must be one of {list(CLOSED_SET)}, got "
                                f"{self.param('closed_set')!r}")
-        self.publisher = self.create_publisher(SpeakerId, self.param("output_topic"), 10)
+        self.publisher = self.create_publisher(SpeakerId, "speaker_id", 10)
         self.vad_publisher = self.create_publisher(VoiceActivityMsg, "voice_activity", 10)
         self.create_service(Enroll, "~/enroll", self.on_enroll)
         self.create_service(Forget, "~/forget", self.on_forget)
