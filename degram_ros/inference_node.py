@@ -17,6 +17,7 @@ from audio_common_msgs.msg import AudioData, AudioDataStamped, AudioInfo
 from builtin_interfaces.msg import Duration, Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
@@ -24,7 +25,8 @@ from std_msgs.msg import Header
 from degram_core import CheckpointError, Classifier
 from degram_core.inference import BACKENDS
 
-from .audio_stream import AudioFormat, BadAudio, Resampler, RingBuffer, decode
+from .audio_stream import (AudioFormat, BadAudio, Mp3Stream, Resampler, RingBuffer,
+                           check_coding, decode)
 from .node_runner import StartupError
 from .share import resolve_share_path
 
@@ -46,11 +48,28 @@ COMMON_PARAMETERS = {
     "sample_rate": (16000, "input rate until an AudioInfo says otherwise"),
     "channels": (1, "input channels until an AudioInfo says otherwise"),
     "sample_format": ("S16LE", "input sample format until an AudioInfo says otherwise"),
+    "coding_format": ("wave", "input coding until an AudioInfo says otherwise: wave (PCM) or "
+                      "mp3 (decoded as it arrives)"),
     "audio_reliability": ("best_effort", "best_effort (receives from reliable and best-effort "
                           "publishers) or reliable"),
     "audio_qos_depth": (100, "audio messages queued before the oldest is dropped"),
     "max_message_s": (10.0, "longer audio messages are counted and dropped"),
     "frame_id": ("", "frame of the output; empty: the input's"),
+}
+
+
+# AudioInfo from audio_capture comes transient local, once (the 0.4.0 release), or volatile,
+# re-sent every 5 s (its ros2 branch head). One subscription of each durability takes both: a
+# transient-local one alone refuses volatile publishers, a volatile one alone misses the one
+# latched message. BEST_AVAILABLE does not do it: it is resolved when the subscription is
+# created (to transient local if no publisher is known yet), and a volatile publisher found
+# later is refused (measured here with Fast DDS, test_audio_common.py). An AudioInfo received
+# twice does no harm: on_info only acts on a change.
+INFO_QOS = {
+    "transient_local": QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                                  durability=DurabilityPolicy.TRANSIENT_LOCAL),
+    "volatile": QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                           durability=DurabilityPolicy.VOLATILE),
 }
 
 
@@ -84,6 +103,13 @@ class InferenceNode(Node):
             raise StartupError(f"window_s and hop_s must be positive, got {p('window_s')}, {p('hop_s')}")
 
         self.format = AudioFormat(p("sample_rate"), p("channels"), p("sample_format"))
+        self.coding: str | None = None  # pcm, mp3, or the name of a coding we refuse
+        self.mp3: Mp3Stream | None = None  # the decoder of the current MP3 stream
+        self.coding_error: BadAudio | None = None  # the input's coding, when we cannot decode it
+        try:
+            self.set_coding(p("coding_format"))
+        except BadAudio as error:
+            raise StartupError(f"parameter 'coding_format': {error}") from None
         self.resampler = Resampler(rate)
         # Room for the window plus a few seconds of slack for a slow worker (and the history
         # a subclass wants to look back on, e.g. enrolment from the last seconds heard).
@@ -92,6 +118,7 @@ class InferenceNode(Node):
         self.generation = 0  # bumped when the stream restarts (time went backwards)
         self.last_end_ns: int | None = None
         self.frame_id = p("frame_id")
+        self.warned_frame_id = False
         self.stats = Counter()
         self.bad = Counter()
         self.latencies: list[float] = []
@@ -103,8 +130,6 @@ class InferenceNode(Node):
             history=HistoryPolicy.KEEP_LAST, depth=max(1, p("audio_qos_depth")),
             reliability=ReliabilityPolicy.BEST_EFFORT if reliability == "best_effort"
             else ReliabilityPolicy.RELIABLE)
-        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
         # Relative names, as audio_common publishes them inside its namespace: moved with
         # __ns:= or a launch file's namespace, pointed elsewhere by remapping.
         self.audio_topic = "audio/audio_stamped" if p("stamped") else "audio/audio"
@@ -112,7 +137,13 @@ class InferenceNode(Node):
             self.create_subscription(AudioDataStamped, self.audio_topic, self.on_stamped, audio_qos)
         else:
             self.create_subscription(AudioData, self.audio_topic, self.on_unstamped, audio_qos)
-        self.create_subscription(AudioInfo, "audio/audio_info", self.on_info, latched)
+        for durability, qos in INFO_QOS.items():
+            # the transient-local subscription refusing a volatile publisher is expected:
+            # the volatile one takes it; without a handler rclpy would warn about it
+            events = (SubscriptionEventCallbacks(incompatible_qos=lambda event: None)
+                      if durability == "transient_local" else None)
+            self.create_subscription(AudioInfo, "audio/audio_info", self.on_info, qos,
+                                     event_callbacks=events)
         self.diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(1.0, self.publish_diagnostics)
 
@@ -129,6 +160,10 @@ class InferenceNode(Node):
     # --- input (executor thread) -------------------------------------------------------
 
     def on_info(self, msg: AudioInfo) -> None:
+        try:
+            self.set_coding(msg.coding_format)
+        except BadAudio as error:
+            self.refuse_coding(error, msg.coding_format)
         fmt = AudioFormat(int(msg.sample_rate), int(msg.channels), msg.sample_format or "S16LE")
         if fmt.sample_rate != self.format.sample_rate:
             self.stats["rate_changes"] += 1
@@ -138,16 +173,48 @@ class InferenceNode(Node):
             self.get_logger().info(f"audio format now {fmt}")
             self.format = fmt
 
+    def set_coding(self, coding_format: str) -> None:
+        """Decode what follows as `coding_format` (pcm or mp3); BadAudio if we cannot. An
+        AudioInfo repeating the coding (re-sent every few seconds) changes nothing."""
+        kind = check_coding(coding_format)
+        if kind == self.coding and self.coding_error is None:
+            return
+        if kind == "mp3":
+            Mp3Stream()  # PyAV present: refuse at once, not at the first message
+        if self.coding is not None:
+            self.get_logger().info(f"audio coding now {kind}")
+        self.coding, self.coding_error, self.mp3 = kind, None, None
+
+    def refuse_coding(self, error: BadAudio, coding_format: str) -> None:
+        name = coding_format.strip().lower()
+        if name != self.coding:  # once per change of coding, not per message
+            self.get_logger().error(f"AudioInfo: {error}")
+        self.coding, self.coding_error, self.mp3 = name, error, None
+
     def on_stamped(self, msg: AudioDataStamped) -> None:
         stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-        if msg.header.frame_id and not self.frame_id:
-            self.frame_id = msg.header.frame_id
+        if not self.frame_id:
+            if msg.header.frame_id:
+                self.frame_id = msg.header.frame_id
+            elif not self.warned_frame_id:
+                # audio_capture leaves frame_id empty: results would be placed nowhere
+                self.warned_frame_id = True
+                self.get_logger().warning(
+                    "the audio carries no header.frame_id and parameter 'frame_id' is empty: "
+                    "results go out with an empty frame_id; set 'frame_id' to the microphone's "
+                    "frame")
         self.accept(bytes(msg.audio.data), stamp)
 
     def on_unstamped(self, msg: AudioData) -> None:
         self.accept(bytes(msg.data), None)
 
     def accept(self, data: bytes, stamp_ns: int | None) -> None:
+        if self.coding_error is not None:  # said once, with what to do, by refuse_coding
+            self.bad[self.coding_error.reason] += 1
+            return
+        if self.coding == "mp3":
+            self.accept_mp3(data, stamp_ns)
+            return
         try:
             audio = decode(data, self.format, self.param("max_message_s"))
         except BadAudio as error:
@@ -158,8 +225,32 @@ class InferenceNode(Node):
             stamp_ns = self.get_clock().now().nanoseconds - duration_ns
         elif self.last_end_ns is not None and stamp_ns < self.last_end_ns - 50_000_000:
             self.restart_stream()
-        audio = self.resampler(audio, self.format.sample_rate)
         self.last_end_ns = stamp_ns + duration_ns
+        self.store(audio, self.format.sample_rate, stamp_ns)
+
+    def accept_mp3(self, data: bytes, stamp_ns: int | None) -> None:
+        """MP3 as audio_capture sends it: decoded as it comes, stamped by the decoder from the
+        first message's stamp and the samples since (Mp3Stream)."""
+        if stamp_ns is None:
+            stamp_ns = self.get_clock().now().nanoseconds
+        # A message's stamp is its first frame's capture time: earlier than the last one is a
+        # new stream (a restarted capture), with a decoder of its own.
+        if self.mp3 is not None and stamp_ns < self.last_end_ns - 50_000_000:
+            self.restart_stream()
+            self.mp3 = None
+        if self.mp3 is None:
+            self.mp3 = Mp3Stream()
+        self.last_end_ns = stamp_ns
+        try:
+            audio, rate, first_ns = self.mp3.decode(data, stamp_ns, self.param("max_message_s"))
+        except BadAudio as error:
+            self.drop(error)
+            return
+        if len(audio):
+            self.store(audio, rate, first_ns)
+
+    def store(self, audio: np.ndarray, rate: int, stamp_ns: int) -> None:
+        audio = self.resampler(audio, rate)
         with self.wake:
             self.buffer.write(audio, stamp_ns)
             self.wake.notify()
@@ -240,6 +331,8 @@ class InferenceNode(Node):
             "bad_messages": str(sum(self.bad.values())),
             **{f"bad_{reason}": str(count) for reason, count in sorted(self.bad.items())},
             "rate_changes": str(self.stats["rate_changes"]),
+            "coding": self.coding,
+            "mp3_bad_frames": str(self.mp3.bad_frames if self.mp3 else 0),
             "stream_restarts": str(self.stats["stream_restarts"]),
             "inference_errors": str(self.stats["inference_errors"]),
             **self.extra_diagnostics(),
