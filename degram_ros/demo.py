@@ -301,6 +301,8 @@ def main(argv=None) -> None:
             if speaker:
                 from .speaker_id_node import SpeakerIdNode
                 nodes.append(SpeakerIdNode("speaker_id"))
+            for node in nodes:  # lifecycle nodes: configure + activate, as autostart does
+                node.start_up()
             printer = make_printer(timeline, speaker)
             nodes.append(printer)
             # The player last: its start delay lets the others match it before audio flows.

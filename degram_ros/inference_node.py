@@ -1,12 +1,20 @@
 """What the sound-event and speaker-ID nodes share: audio in, a model every hop on the last
 window, diagnostics out.
 
-Threads: the executor thread only decodes messages into a ring buffer; one worker thread runs
-the model. When the worker falls behind it jumps to the newest due window and counts the ones
-it skipped, so the queue never grows.
+Lifecycle (managed) nodes: `configure` loads the model, `activate` subscribes and starts the
+worker, `deactivate` stops both, `cleanup` frees the model. With `autostart` (the default)
+run_node goes through configure and activate at once, so `ros2 run` and the launch files
+start a working node in one step.
+
+Threads: on a multi-threaded executor, the audio subscription (its own callback group, so
+messages stay in order) only decodes messages into a ring buffer; one worker thread runs the
+model. When the worker falls behind it jumps to the newest due window and counts the ones it
+skipped, so the queue never grows. Services have a callback group of their own, so a slow
+request (an enrolment) never holds up the audio.
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import Counter
@@ -16,9 +24,12 @@ import torch
 from audio_common_msgs.msg import AudioData, AudioDataStamped, AudioInfo
 from builtin_interfaces.msg import Duration, Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import ParameterDescriptor
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                 SetParametersResult)
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.event_handler import SubscriptionEventCallbacks
-from rclpy.node import Node
+from rclpy.exceptions import ParameterException
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
 
@@ -30,8 +41,11 @@ from .audio_stream import (AudioFormat, BadAudio, Mp3Stream, Resampler, RingBuff
 from .node_runner import StartupError
 from .share import resolve_share_path
 
-# name: (default, description); every inference node declares these, config/*.yaml sets them
+# name: (default, description); every inference node declares these, config/*.yaml sets them.
+# They are read-only (read at configure) except those in LIVE_PARAMETERS.
 COMMON_PARAMETERS = {
+    "autostart": (True, "configure and activate at start-up; false: wait for the lifecycle "
+                  "services (a lifecycle manager)"),
     "checkpoint": ("", "model file (.pt); a relative path is looked up in this package's share folder"),
     "device": ("auto", "auto (CUDA when present), cpu or cuda[:N]"),
     "backend": ("torch", "torch: run the .pt checkpoint in PyTorch (the reference); onnxruntime: "
@@ -57,6 +71,28 @@ COMMON_PARAMETERS = {
     "frame_id": ("", "frame of the output; empty: the input's"),
 }
 
+# Parameters that take effect at once (`ros2 param set`), with the values they accept: the
+# range goes into the descriptor (`ros2 param describe`), and a value outside it is refused.
+# (Thresholds below 0 stand for the model's own operating point.)
+LIVE_PARAMETERS = {
+    "threshold": (-1.0, 1.0),
+    "top_k": (1, 1000),
+    "similarity_threshold": (-1.0, 1.0),
+    "min_rms_db": (-200.0, 0.0),
+    "min_speech_fraction": (-1.0, 1.0),
+}
+
+
+def descriptor(name: str, default, description: str) -> ParameterDescriptor:
+    if name not in LIVE_PARAMETERS:
+        return ParameterDescriptor(description=description, read_only=True)
+    low, high = LIVE_PARAMETERS[name]
+    ranges = ({"integer_range": [IntegerRange(from_value=low, to_value=high, step=1)]}
+              if isinstance(default, int) else
+              {"floating_point_range": [FloatingPointRange(from_value=low, to_value=high)]})
+    return ParameterDescriptor(description=f"{description} (changes take effect at once)",
+                               **ranges)
+
 
 # AudioInfo from audio_capture comes transient local, once (the 0.4.0 release), or volatile,
 # re-sent every 5 s (its ros2 branch head). One subscription of each durability takes both: a
@@ -73,9 +109,9 @@ INFO_QOS = {
 }
 
 
-class InferenceNode(Node):
+class InferenceNode(LifecycleNode):
     """Base of the sound-event and speaker-ID nodes; subclasses set their parameters and
-    implement `handle_window`."""
+    implement `handle_window`, and create their outputs in `configure_outputs`."""
 
     EXTRA_PARAMETERS: dict = {}
     HISTORY_S = 4.0  # seconds kept beyond the window
@@ -83,7 +119,102 @@ class InferenceNode(Node):
     def __init__(self, name: str):
         super().__init__(name)
         for key, (default, description) in {**COMMON_PARAMETERS, **self.EXTRA_PARAMETERS}.items():
-            self.declare_parameter(key, default, ParameterDescriptor(description=description))
+            try:
+                self.declare_parameter(key, default, descriptor(key, default, description))
+            except ParameterException as error:  # e.g. a YAML value out of range
+                raise StartupError(f"parameter {key!r}: {error}") from None
+        self.live = {key: self.param(key) for key in LIVE_PARAMETERS if self.has_parameter(key)}
+        self.add_on_set_parameters_callback(self.on_parameters)
+        self.audio_group = MutuallyExclusiveCallbackGroup()
+        self.service_group = MutuallyExclusiveCallbackGroup()
+        self.classifier = None
+        self.subscriptions_: list = []
+        self.worker: threading.Thread | None = None
+        self.running = False
+        self.startup_error: StartupError | None = None
+        self.quiet_failure = False  # start_up reports a failed configure itself
+
+    def param(self, name: str):
+        return self.get_parameter(name).value
+
+    def on_parameters(self, parameters) -> SetParametersResult:
+        """Live parameters: checked (rclpy has applied the descriptor's range already; NaN and
+        types are checked here too), then used by the next window."""
+        for parameter in parameters:
+            if parameter.name not in LIVE_PARAMETERS:
+                continue
+            low, high = LIVE_PARAMETERS[parameter.name]
+            value = parameter.value
+            if (not isinstance(value, (int, float)) or isinstance(value, bool)
+                    or (isinstance(value, float) and math.isnan(value)) or not low <= value <= high):
+                return SetParametersResult(successful=False, reason=(
+                    f"{parameter.name} must be a number from {low} to {high}, got {value!r}"))
+        for parameter in parameters:
+            if parameter.name in self.live:
+                self.live[parameter.name] = parameter.value
+                self.get_logger().info(f"{parameter.name} now {parameter.value}")
+        return SetParametersResult(successful=True)
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def start_up(self) -> None:
+        """configure + activate, as `autostart` asks; StartupError (one line) if either fails."""
+        self.quiet_failure = True
+        try:
+            if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                raise self.startup_error or StartupError("configure failed")
+            if self.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+                raise self.startup_error or StartupError("activate failed")
+        finally:
+            self.quiet_failure = False
+
+    def transition(self, name: str, step) -> TransitionCallbackReturn:
+        """Run one transition's work; a failure is one log line, never an exception (rclpy
+        would turn it into ERROR without a word)."""
+        try:
+            step()
+        except StartupError as error:
+            self.startup_error = error
+            if not self.quiet_failure:
+                self.get_logger().error(str(error))
+            self.release()
+            return TransitionCallbackReturn.FAILURE
+        except Exception as error:  # noqa: BLE001 - reported, and the node stays up
+            self.startup_error = StartupError(f"{name} failed: {type(error).__name__}: {error}")
+            self.get_logger().error(str(self.startup_error))
+            self.release()
+            return TransitionCallbackReturn.ERROR
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        result = self.transition("configure", self.configure)
+        return super().on_configure(state) if result == TransitionCallbackReturn.SUCCESS else result
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        result = super().on_activate(state)  # outputs first: the first window may come soon
+        if result != TransitionCallbackReturn.SUCCESS:
+            return result
+        return self.transition("activate", self.activate)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.deactivate()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.release()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.release()
+        return super().on_shutdown(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.release()
+        return TransitionCallbackReturn.SUCCESS  # back to unconfigured, ready to try again
+
+    def configure(self) -> None:
+        """Load the model and set up everything but the input; StartupError names the
+        parameter at fault."""
         p = self.param
         torch.set_num_threads(max(1, p("threads")))
         self.checkpoint_path = checkpoint = resolve_share_path(p("checkpoint"))
@@ -119,6 +250,7 @@ class InferenceNode(Node):
         self.last_end_ns: int | None = None
         self.frame_id = p("frame_id")
         self.warned_frame_id = False
+        self.max_message_s = p("max_message_s")
         self.stats = Counter()
         self.bad = Counter()
         self.latencies: list[float] = []
@@ -126,36 +258,77 @@ class InferenceNode(Node):
         reliability = p("audio_reliability")
         if reliability not in ("best_effort", "reliable"):
             raise StartupError(f"audio_reliability must be best_effort or reliable, got {reliability!r}")
-        audio_qos = QoSProfile(
+        self.audio_qos = QoSProfile(
             history=HistoryPolicy.KEEP_LAST, depth=max(1, p("audio_qos_depth")),
             reliability=ReliabilityPolicy.BEST_EFFORT if reliability == "best_effort"
             else ReliabilityPolicy.RELIABLE)
         # Relative names, as audio_common publishes them inside its namespace: moved with
         # __ns:= or a launch file's namespace, pointed elsewhere by remapping.
         self.audio_topic = "audio/audio_stamped" if p("stamped") else "audio/audio"
-        if p("stamped"):
-            self.create_subscription(AudioDataStamped, self.audio_topic, self.on_stamped, audio_qos)
+        # Diagnostics are not a lifecycle output: an inactive node still says how it is.
+        self.diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.diagnostics_timer = self.create_timer(1.0, self.publish_diagnostics)
+        self.configure_outputs()
+        self.get_logger().info(
+            f"{self.model_name} on {self.classifier.device}, window {p('window_s')} s, hop "
+            f"{p('hop_s')} s, listening on {self.resolve_topic_name(self.audio_topic)}")
+
+    def configure_outputs(self) -> None:
+        """Subclasses create their (lifecycle) publishers and services here."""
+
+    def release_outputs(self) -> None:
+        """Subclasses destroy what configure_outputs created."""
+
+    def activate(self) -> None:
+        if self.param("stamped"):
+            audio = self.create_subscription(AudioDataStamped, self.audio_topic, self.on_stamped,
+                                             self.audio_qos, callback_group=self.audio_group)
         else:
-            self.create_subscription(AudioData, self.audio_topic, self.on_unstamped, audio_qos)
+            audio = self.create_subscription(AudioData, self.audio_topic, self.on_unstamped,
+                                             self.audio_qos, callback_group=self.audio_group)
+        self.subscriptions_ = [audio]
         for durability, qos in INFO_QOS.items():
             # the transient-local subscription refusing a volatile publisher is expected:
             # the volatile one takes it; without a handler rclpy would warn about it
             events = (SubscriptionEventCallbacks(incompatible_qos=lambda event: None)
                       if durability == "transient_local" else None)
-            self.create_subscription(AudioInfo, "audio/audio_info", self.on_info, qos,
-                                     event_callbacks=events)
-        self.diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_timer(1.0, self.publish_diagnostics)
-
+            self.subscriptions_.append(self.create_subscription(
+                AudioInfo, "audio/audio_info", self.on_info, qos, event_callbacks=events,
+                callback_group=self.audio_group))
         self.running = True
-        self.worker = threading.Thread(target=self.work, name=f"{name}-inference", daemon=True)
+        self.worker = threading.Thread(target=self.work, name=f"{self.get_name()}-inference",
+                                       daemon=True)
         self.worker.start()
-        self.get_logger().info(
-            f"{self.model_name} on {self.classifier.device}, window {p('window_s')} s, hop "
-            f"{p('hop_s')} s, listening on {self.resolve_topic_name(self.audio_topic)}")
 
-    def param(self, name: str):
-        return self.get_parameter(name).value
+    def deactivate(self) -> None:
+        for subscription in self.subscriptions_:
+            self.destroy_subscription(subscription)
+        self.subscriptions_ = []
+        self.running = False
+        if self.worker is not None:
+            with self.wake:
+                self.wake.notify_all()
+            self.worker.join(timeout=5)
+            self.worker = None
+
+    def release(self) -> None:
+        """Back to unconfigured from any state: input, worker, outputs and the model go."""
+        if self.subscriptions_ or self.worker is not None:
+            self.deactivate()
+        if getattr(self, "diagnostics_timer", None) is not None:
+            self.destroy_timer(self.diagnostics_timer)
+            self.destroy_publisher(self.diagnostics)
+            self.diagnostics_timer = None
+        self.release_outputs()
+        if self.classifier is not None:
+            self.classifier = None
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()  # the model's GPU memory goes back to the others
+
+    def stop(self) -> None:
+        """At exit, in whatever state: the worker must not outlive the node."""
+        self.release()
+
 
     # --- input (executor thread) -------------------------------------------------------
 
@@ -216,7 +389,7 @@ class InferenceNode(Node):
             self.accept_mp3(data, stamp_ns)
             return
         try:
-            audio = decode(data, self.format, self.param("max_message_s"))
+            audio = decode(data, self.format, self.max_message_s)
         except BadAudio as error:
             self.drop(error)
             return
@@ -242,7 +415,7 @@ class InferenceNode(Node):
             self.mp3 = Mp3Stream()
         self.last_end_ns = stamp_ns
         try:
-            audio, rate, first_ns = self.mp3.decode(data, stamp_ns, self.param("max_message_s"))
+            audio, rate, first_ns = self.mp3.decode(data, stamp_ns, self.max_message_s)
         except BadAudio as error:
             self.drop(error)
             return
@@ -338,18 +511,13 @@ class InferenceNode(Node):
             **self.extra_diagnostics(),
         }
         level = DiagnosticStatus.OK if mean < hop_s else DiagnosticStatus.WARN
+        message = "running" if level == DiagnosticStatus.OK else "slower than real time"
+        values["state"] = "active" if self.running else "inactive"
         status = DiagnosticStatus(
             level=level, name=f"{self.get_name()}: inference", hardware_id=self.model_name,
-            message="running" if level == DiagnosticStatus.OK else "slower than real time",
-            values=[KeyValue(key=k, value=v) for k, v in values.items()])
+            message=message, values=[KeyValue(key=k, value=v) for k, v in values.items()])
         header = Header(stamp=self.get_clock().now().to_msg())
         self.diagnostics.publish(DiagnosticArray(header=header, status=[status]))
 
     def extra_diagnostics(self) -> dict:
         return {}
-
-    def stop(self) -> None:
-        self.running = False
-        with self.wake:
-            self.wake.notify_all()
-        self.worker.join(timeout=5)

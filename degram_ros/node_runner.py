@@ -3,7 +3,7 @@ problem into one fatal log line and exit status 2."""
 from __future__ import annotations
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 
 
 class StartupError(RuntimeError):
@@ -13,15 +13,24 @@ class StartupError(RuntimeError):
 def run_node(node_class, name: str, args=None) -> None:
     rclpy.init(args=args)
     node = None
+    # Multi-threaded: a node's callback groups (audio, services, timers and lifecycle) run
+    # side by side, so a slow service call never holds up the audio.
+    executor = MultiThreadedExecutor(num_threads=4)
     try:
         node = node_class(name)
-        rclpy.spin(node)
+        # Lifecycle nodes with autostart: configure and activate now, as one step; a failure
+        # is the same one fatal line a plain node gives.
+        if hasattr(node, "start_up") and node.get_parameter("autostart").value:
+            node.start_up()
+        executor.add_node(node)
+        executor.spin()
     except StartupError as error:
         rclpy.logging.get_logger(name).fatal(str(error))
         raise SystemExit(2) from None
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        executor.shutdown(timeout_sec=5.0)
         if node is not None:
             node.stop()
             node.destroy_node()

@@ -14,15 +14,18 @@ frames is under `min_speech_fraction` (or quieter than `min_rms_db`) publishes n
 is counted as gated. Every window's voice activity is published on `voice_activity`, since a
 behaviour may want "someone is talking" even when nobody is known.
 
-Services run on the executor thread, windows on the worker thread (InferenceNode). Enrolment
-embeds a few seconds once, so it is served in the callback; the subscription waits meanwhile
-but its audio queue (`audio_qos_depth` messages) covers far longer than one embedding, and
-recent audio is read from the ring buffer, which holds it already. Gallery changes and reads
-are serialised by the gallery's lock.
+Services run in a callback group of their own on the multi-threaded executor, windows on the
+worker thread (InferenceNode): an enrolment (a model pass over a few seconds) never holds up
+the audio subscription, and recent audio is read from the ring buffer, which holds it
+already (bench/enroll_stall.py measures the gap between results during enrolments). Gallery
+changes and reads are serialised by the gallery's lock. The gallery and the voice-activity
+model are loaded at configure, with the model, and the services exist from configure to
+cleanup.
 """
 from __future__ import annotations
 
 import numpy as np
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
 
 from degram_core.audio import resample
@@ -74,6 +77,10 @@ class SpeakerIdNode(InferenceNode):
 
     def __init__(self, name: str = "speaker_id"):
         super().__init__(name)
+        self.publisher = self.vad_publisher = None
+        self.enrol_services, self.gallery, self.vad = [], None, None
+
+    def configure_outputs(self) -> None:
         path = self.param("gallery")
         try:
             model = checkpoint_identity(self.checkpoint_path)
@@ -91,11 +98,18 @@ class SpeakerIdNode(InferenceNode):
         if self.param("closed_set") not in CLOSED_SET:
             raise StartupError(f"parameter 'closed_set' must be one of {list(CLOSED_SET)}, got "
                                f"{self.param('closed_set')!r}")
-        self.publisher = self.create_publisher(SpeakerId, "speaker_id", 10)
-        self.vad_publisher = self.create_publisher(VoiceActivityMsg, "voice_activity", 10)
-        self.create_service(Enroll, "~/enroll", self.on_enroll)
-        self.create_service(Forget, "~/forget", self.on_forget)
-        self.create_service(ListSpeakers, "~/list", self.on_list)
+        # lifecycle publishers: silent unless the node is active
+        self.publisher = self.create_lifecycle_publisher(SpeakerId, "speaker_id", 10)
+        self.vad_publisher = self.create_lifecycle_publisher(VoiceActivityMsg, "voice_activity", 10)
+        # Requests queue deeper than the default 10: of 20 enrolments sent at once, the 9
+        # beyond the default queue were never answered (bench/enroll_stall.py).
+        requests = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+        self.enrol_services = [
+            self.create_service(srv, name, callback, qos_profile=requests,
+                                callback_group=self.service_group)
+            for srv, name, callback in ((Enroll, "~/enroll", self.on_enroll),
+                                        (Forget, "~/forget", self.on_forget),
+                                        (ListSpeakers, "~/list", self.on_list))]
         names = self.gallery.names()
         mode = (f"{len(names)} speaker(s), open set" if names
                 else "empty, closed set (checkpoint labels)" if self.names_labels()
@@ -103,6 +117,16 @@ class SpeakerIdNode(InferenceNode):
         self.get_logger().info(
             f"gallery {self.gallery.path}: {mode}; similarity threshold "
             f"{self.similarity_threshold():.3f}, speech fraction {self.min_speech():.2f}")
+
+    def release_outputs(self) -> None:
+        for service in self.enrol_services:
+            self.destroy_service(service)
+        self.enrol_services = []
+        for publisher in (self.publisher, self.vad_publisher):
+            if publisher is not None:
+                self.destroy_lifecycle_publisher(publisher)
+        self.publisher = self.vad_publisher = None
+        self.gallery = self.vad = None
 
     def names_labels(self) -> bool:
         """Whether an empty gallery names the checkpoint's own labels."""
@@ -112,12 +136,12 @@ class SpeakerIdNode(InferenceNode):
         return not self.classifier.meta.get("speaker_embedding", False)
 
     def similarity_threshold(self) -> float:
-        own = self.param("similarity_threshold")
+        own = self.live["similarity_threshold"]
         return own if own >= 0 else self.classifier.operating_point("similarity_threshold",
                                                                      DEFAULT_THRESHOLD)
 
     def min_speech(self) -> float:
-        own = self.param("min_speech_fraction")
+        own = self.live["min_speech_fraction"]
         return own if own >= 0 else self.classifier.operating_point("vad_min_speech",
                                                                      DEFAULT_MIN_SPEECH)
 
@@ -131,10 +155,10 @@ class SpeakerIdNode(InferenceNode):
         self.vad_publisher.publish(VoiceActivityMsg(
             header=header, window=self.window_duration(), speech=bool(is_speech),
             speech_fraction=fraction, speech_probability=peak))
-        if not is_speech or rms_db(audio) < self.param("min_rms_db"):
+        if not is_speech or rms_db(audio) < self.live["min_rms_db"]:
             self.stats["windows_gated"] += 1
             return
-        top_k = self.param("top_k")
+        top_k = self.live["top_k"]
         if len(self.gallery):
             who = self.gallery.identify(self.classifier.embed(audio, self.classifier.sample_rate),
                                         self.similarity_threshold(), top_k)
@@ -143,7 +167,7 @@ class SpeakerIdNode(InferenceNode):
         elif self.names_labels():
             prediction = self.classifier.ranked(self.probabilities(audio), top_k)
             candidates, score = prediction.top, prediction.top[0][1]
-            threshold = self.param("threshold") if self.param("threshold") >= 0 else 0.5
+            threshold = self.live["threshold"] if self.live["threshold"] >= 0 else 0.5
             speaker = prediction.label if score >= threshold else UNKNOWN
         else:
             speaker, score, candidates = UNKNOWN, 0.0, []
@@ -156,28 +180,32 @@ class SpeakerIdNode(InferenceNode):
             candidate_scores=[float(s) for _, s in candidates],
             model=self.model_name))
 
-    # --- services (executor thread) ----------------------------------------------------
+    # --- services (their own callback group) -------------------------------------------
 
     def on_enroll(self, request: Enroll.Request, response: Enroll.Response) -> Enroll.Response:
         name = request.name.strip()
+        # a cleanup may free them while this request runs: hold on to this request's
+        classifier, gallery, vad = self.classifier, self.gallery, self.vad
         try:
+            if classifier is None or gallery is None:
+                raise EnrolRefused("the node is not configured (lifecycle state unconfigured)")
             if not name:
                 raise EnrolRefused("a speaker needs a non-empty name")
             if len(request.audio):
                 audio, rate = self.given_audio(request)
             else:
-                audio, rate = self.recent_audio(request.recent_seconds), self.classifier.sample_rate
-            if rms_db(audio) < self.param("min_rms_db"):
+                audio, rate = self.recent_audio(request.recent_seconds), classifier.sample_rate
+            if rms_db(audio) < self.live["min_rms_db"]:
                 raise EnrolRefused(f"audio is too quiet to enrol ({rms_db(audio):.1f} dBFS, "
-                                   f"below min_rms_db {self.param('min_rms_db')})")
+                                   f"below min_rms_db {self.live['min_rms_db']})")
             # With the gate off (synthetic voices in tests, non-speech "speakers") all the
             # audio counts, and the floor is the plain length one.
             gated = self.min_speech() > 0
             embedding, speech_s = speech_embedding(
-                self.classifier, self.vad if gated else None, audio, rate,
-                self.window / self.classifier.sample_rate,
+                classifier, vad if gated else None, audio, rate,
+                self.window / classifier.sample_rate,
                 MIN_SPEECH_S if gated else MIN_ENROL_S)
-            response.clips = self.gallery.enroll(name, embedding)
+            response.clips = gallery.enroll(name, embedding)
         # GalleryError and AudioError are ValueErrors; RuntimeError is the model's own. Any of
         # them escaping would stop the executor, and with it the node.
         except (ValueError, OSError, RuntimeError) as error:
@@ -188,7 +216,7 @@ class SpeakerIdNode(InferenceNode):
         response.success = True
         response.message = (f"enrolled {name} from {speech_s:.1f} s of speech in {seconds:.1f} s "
                             f"of audio ({response.clips} enrolment(s) in total)")
-        self.get_logger().info(f"{response.message}; gallery {self.gallery.path}")
+        self.get_logger().info(f"{response.message}; gallery {gallery.path}")
         return response
 
     def given_audio(self, request: Enroll.Request) -> tuple[np.ndarray, int]:
@@ -206,7 +234,7 @@ class SpeakerIdNode(InferenceNode):
         if not seconds >= MIN_ENROL_S:  # also catches NaN
             raise EnrolRefused(f"with empty audio, recent_seconds must be at least {MIN_ENROL_S} "
                                f"(got {seconds:g})")
-        rate = self.classifier.sample_rate
+        rate = self.buffer.rate  # the model's
         wanted = round(seconds * rate)
         held_s = self.buffer.capacity / rate
         if wanted > self.buffer.capacity:
@@ -246,7 +274,7 @@ class SpeakerIdNode(InferenceNode):
                 "similarity_threshold": f"{self.similarity_threshold():.3f}",
                 "min_speech_fraction": f"{self.min_speech():.2f}",
                 "windows_open_set": str(self.stats["windows_open_set"]),
-                "enrolled_speakers": str(len(self.gallery))}
+                "enrolled_speakers": str(len(self.gallery)) if self.gallery else "0"}
 
 
 def main(args=None) -> None:
