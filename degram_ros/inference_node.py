@@ -69,6 +69,7 @@ COMMON_PARAMETERS = {
     "audio_qos_depth": (100, "audio messages queued before the oldest is dropped"),
     "max_message_s": (10.0, "longer audio messages are counted and dropped"),
     "frame_id": ("", "frame of the output; empty: the input's"),
+    "audio_timeout_s": (3.0, "seconds without audio, while active, before /diagnostics warns"),
 }
 
 # Parameters that take effect at once (`ros2 param set`), with the values they accept: the
@@ -81,6 +82,11 @@ LIVE_PARAMETERS = {
     "min_rms_db": (-200.0, 0.0),
     "min_speech_fraction": (-1.0, 1.0),
 }
+
+
+# Drop reasons that say the input as a whole cannot be decoded (not one malformed message):
+# /diagnostics goes ERROR with the reason until a message decodes again.
+UNDECODABLE = {"unsupported_format", "unsupported_coding", "undecodable"}
 
 
 def descriptor(name: str, default, description: str) -> ParameterDescriptor:
@@ -248,6 +254,8 @@ class InferenceNode(LifecycleNode):
         self.wake = threading.Condition()
         self.generation = 0  # bumped when the stream restarts (time went backwards)
         self.last_end_ns: int | None = None
+        self.last_audio = time.monotonic()  # arrival of the last message (or activation)
+        self.input_error: BadAudio | None = None  # why the last message could not be decoded
         self.frame_id = p("frame_id")
         self.warned_frame_id = False
         self.max_message_s = p("max_message_s")
@@ -295,6 +303,7 @@ class InferenceNode(LifecycleNode):
             self.subscriptions_.append(self.create_subscription(
                 AudioInfo, "audio/audio_info", self.on_info, qos, event_callbacks=events,
                 callback_group=self.audio_group))
+        self.last_audio = time.monotonic()
         self.running = True
         self.worker = threading.Thread(target=self.work, name=f"{self.get_name()}-inference",
                                        daemon=True)
@@ -382,8 +391,10 @@ class InferenceNode(LifecycleNode):
         self.accept(bytes(msg.data), None)
 
     def accept(self, data: bytes, stamp_ns: int | None) -> None:
+        self.last_audio = time.monotonic()
         if self.coding_error is not None:  # said once, with what to do, by refuse_coding
             self.bad[self.coding_error.reason] += 1
+            self.input_error = self.coding_error
             return
         if self.coding == "mp3":
             self.accept_mp3(data, stamp_ns)
@@ -423,6 +434,7 @@ class InferenceNode(LifecycleNode):
             self.store(audio, rate, first_ns)
 
     def store(self, audio: np.ndarray, rate: int, stamp_ns: int) -> None:
+        self.input_error = None
         audio = self.resampler(audio, rate)
         with self.wake:
             self.buffer.write(audio, stamp_ns)
@@ -431,6 +443,8 @@ class InferenceNode(LifecycleNode):
     # rclpy ties a logging throttle to the calling function: one function per message.
     def drop(self, error: BadAudio) -> None:
         self.bad[error.reason] += 1
+        if error.reason in UNDECODABLE:
+            self.input_error = error
         self.get_logger().warning(f"dropped an audio message: {error}", throttle_duration_sec=5.0)
 
     def restart_stream(self) -> None:
@@ -510,14 +524,27 @@ class InferenceNode(LifecycleNode):
             "inference_errors": str(self.stats["inference_errors"]),
             **self.extra_diagnostics(),
         }
-        level = DiagnosticStatus.OK if mean < hop_s else DiagnosticStatus.WARN
-        message = "running" if level == DiagnosticStatus.OK else "slower than real time"
+        level, message = self.health(mean, hop_s)
         values["state"] = "active" if self.running else "inactive"
         status = DiagnosticStatus(
             level=level, name=f"{self.get_name()}: inference", hardware_id=self.model_name,
             message=message, values=[KeyValue(key=k, value=v) for k, v in values.items()])
         header = Header(stamp=self.get_clock().now().to_msg())
         self.diagnostics.publish(DiagnosticArray(header=header, status=[status]))
+
+    def health(self, mean_latency: float, hop_s: float) -> tuple[bytes, str]:
+        """The worst of: input we cannot decode (ERROR), no audio (WARN), slow (WARN)."""
+        if not self.running:
+            return DiagnosticStatus.OK, "inactive"
+        if self.input_error is not None:
+            return DiagnosticStatus.ERROR, f"cannot decode the input: {self.input_error}"
+        silent = time.monotonic() - self.last_audio
+        if silent > self.param("audio_timeout_s"):
+            return DiagnosticStatus.WARN, (f"no audio for {silent:.0f} s on "
+                                           f"{self.resolve_topic_name(self.audio_topic)}")
+        if mean_latency >= hop_s:
+            return DiagnosticStatus.WARN, "slower than real time"
+        return DiagnosticStatus.OK, "running"
 
     def extra_diagnostics(self) -> dict:
         return {}

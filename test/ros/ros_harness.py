@@ -145,6 +145,14 @@ class Bus:
             time.sleep(0.05)
         raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
+    def diagnostic_status(self, status_name: str):
+        """The newest /diagnostics status (DiagnosticStatus) with this name."""
+        for array in reversed(self.messages("/diagnostics")):
+            for status in array.status:
+                if status.name == status_name:
+                    return status
+        return None
+
     def diagnostics(self, status_name: str) -> dict | None:
         """Key/values of the newest /diagnostics status with this name."""
         for array in reversed(self.messages("/diagnostics")):

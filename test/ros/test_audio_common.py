@@ -9,6 +9,7 @@ import pytest
 from ros_harness import LATCHED, AudioSource, NodeProcess, stamp  # skips without ROS
 from audio_common_msgs.msg import AudioData, AudioDataStamped, AudioInfo
 from degram_ros.msg import SoundEvents
+from diagnostic_msgs.msg import DiagnosticStatus
 from lame import lame_buffers
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
@@ -83,8 +84,8 @@ def test_mp3_input_gives_the_events_of_the_wav_input(bus, trained_checkpoint, tm
 
 def test_volatile_audio_info_and_an_undecodable_coding(bus, trained_checkpoint, tmp_path):
     # the ros2 branch: AudioInfo volatile, re-sent every few seconds (here every 0.5 s)
-    node = NodeProcess("sound_events", events_params(trained_checkpoint), tmp_path,
-                       namespace="/flac", node_name="flac_events")
+    node = NodeProcess("sound_events", events_params(trained_checkpoint, audio_timeout_s=1.0),
+                       tmp_path, namespace="/flac", node_name="flac_events")
     publisher = bus.publisher(AudioInfo, "/flac/audio/audio_info", VOLATILE)
     try:
         bus.listen(SoundEvents, "/flac/sound_events")
@@ -99,6 +100,8 @@ def test_volatile_audio_info_and_an_undecodable_coding(bus, trained_checkpoint, 
                                        >= 15 else None)(diagnostics()), timeout=20,
                               what="refused messages counted")
         assert values["coding"] == "flac"
+        status = bus.diagnostic_status("flac_events: inference")
+        assert status.level == DiagnosticStatus.ERROR and "'flac'" in status.message, status
         assert not bus.messages("/flac/sound_events")  # nothing made of the bytes
         log = node.output()
         assert log.count("cannot decode coding_format 'flac'") == 1, log  # once, re-sent or not
@@ -110,5 +113,10 @@ def test_volatile_audio_info_and_an_undecodable_coding(bus, trained_checkpoint, 
         source.play(make_clip("low", 2.0, seed=81))
         heard = wait_quiet(bus, "/flac/sound_events")
         assert heard and heard[-1].events[0].label == "low", node.output()
+        # decodable again, then silent: no ERROR any more, but a WARN that no audio comes
+        status = bus.wait_for(lambda: (lambda s: s if s and s.level == DiagnosticStatus.WARN
+                                       else None)(bus.diagnostic_status("flac_events: inference")),
+                              timeout=10, what="WARN for silence")
+        assert "no audio for" in status.message and "/flac/audio/audio_stamped" in status.message
     finally:
         assert node.stop() == 0, node.output()
