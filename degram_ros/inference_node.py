@@ -165,7 +165,7 @@ class InferenceNode(LifecycleNode):
 
     def start_up(self) -> None:
         """configure + activate, as `autostart` asks; StartupError (one line) if either fails."""
-        self.quiet_failure = True
+        self.quiet_failure, self.startup_error = True, None
         try:
             if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
                 raise self.startup_error or StartupError("configure failed")
@@ -174,33 +174,34 @@ class InferenceNode(LifecycleNode):
         finally:
             self.quiet_failure = False
 
-    def transition(self, name: str, step) -> TransitionCallbackReturn:
+    def transition(self, name: str, step, undo) -> TransitionCallbackReturn:
         """Run one transition's work; a failure is one log line, never an exception (rclpy
-        would turn it into ERROR without a word)."""
+        would turn it into ERROR without a word). FAILURE goes back to the state before the
+        transition (`undo` what was done); anything unexpected is ERROR, and on_error takes
+        the node back to unconfigured."""
         try:
             step()
         except StartupError as error:
             self.startup_error = error
             if not self.quiet_failure:
                 self.get_logger().error(str(error))
-            self.release()
+            undo()
             return TransitionCallbackReturn.FAILURE
         except Exception as error:  # noqa: BLE001 - reported, and the node stays up
             self.startup_error = StartupError(f"{name} failed: {type(error).__name__}: {error}")
             self.get_logger().error(str(self.startup_error))
-            self.release()
             return TransitionCallbackReturn.ERROR
         return TransitionCallbackReturn.SUCCESS
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        result = self.transition("configure", self.configure)
+        result = self.transition("configure", self.configure, undo=self.release)
         return super().on_configure(state) if result == TransitionCallbackReturn.SUCCESS else result
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         result = super().on_activate(state)  # outputs first: the first window may come soon
         if result != TransitionCallbackReturn.SUCCESS:
             return result
-        return self.transition("activate", self.activate)
+        return self.transition("activate", self.activate, undo=self.deactivate)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.deactivate()
