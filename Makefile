@@ -7,7 +7,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 WS := .ws
-APT_PACKAGES := pulseaudio pulseaudio-utils libasound2-plugins portaudio19-dev sox espeak-ng
+# gstreamer: gst-launch-1.0 and lamemp3enc make MP3 as audio_capture does, for the tests
+APT_PACKAGES := pulseaudio pulseaudio-utils libasound2-plugins portaudio19-dev sox espeak-ng \
+	gstreamer1.0-tools gstreamer1.0-plugins-good
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # A colcon workspace of our own, .ws/, with this repository under src/ as users have it. It
 # links to the repository rather than building it in place: CMake refuses a package whose

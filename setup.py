@@ -23,6 +23,7 @@ setup(
         "scipy>=1.10",
         "onnxruntime>=1.17",  # Silero VAD runs in it
         "silero-vad>=6",  # its ONNX weights; without the torchaudio extras
+        "av>=12",  # MP3 input (audio_capture format mp3)
     ],
     extras_require={
         "train": ["tensorboard>=2.12", "pyroomacoustics>=0.7"],

@@ -1,4 +1,5 @@
-"""ROS-free audio plumbing of the nodes: decoding audio_common payloads and the ring buffer.
+"""ROS-free audio plumbing of the nodes: decoding audio_common payloads (PCM and MP3) and the
+ring buffer.
 
 Kept apart from rclpy so it is tested directly and reused by every node.
 """
@@ -71,6 +72,105 @@ def decode(data: bytes, fmt: AudioFormat, max_seconds: float) -> np.ndarray:
     else:
         audio = samples.astype(np.float32) / float(np.iinfo(dtype).max + 1)
     return audio.mean(axis=1) if fmt.channels > 1 else audio[:, 0]
+
+
+# AudioInfo.coding_format values: audio_capture's `format` parameter, "wave" or "mp3" (empty
+# from publishers that predate the field means PCM).
+PCM_CODINGS = ("", "wave", "wav", "pcm")
+MP3_CODINGS = ("mp3",)
+
+# LAME (lamemp3enc, as audio_capture encodes) pads the start of a stream with 576 samples and an
+# MP3 decoder adds 529 more: decoded sample n is the input's sample n - 1105 (measured on
+# lamemp3enc's output at 16 kHz, test_audio_stream.py).
+MP3_DELAY = 576 + 529
+
+
+def check_coding(coding_format: str) -> str:
+    """'pcm' or 'mp3' for an AudioInfo.coding_format; BadAudio for anything else."""
+    coding = coding_format.strip().lower()
+    if coding in PCM_CODINGS:
+        return "pcm"
+    if coding in MP3_CODINGS:
+        return "mp3"
+    raise BadAudio("unsupported_coding", f"cannot decode coding_format {coding_format!r} "
+                   f"(wave and mp3 only): launch audio_capture with format:=wave")
+
+
+class Mp3Stream:
+    """MP3 bytes, as they arrive message by message, to mono float32 audio with stamps.
+
+    audio_capture publishes whatever lamemp3enc hands its appsink (one frame per message here,
+    but frames split across messages parse as well: FFmpeg's parser keeps the partial frame).
+    Stamps come from the first message and the count of decoded samples, the same timeline
+    a PCM stream gets: the first message's stamp is the capture time of its first sample, and
+    the coder's delay (MP3_DELAY) is cut from the start so that decoded sample n is the
+    captured sample n.
+    """
+
+    def __init__(self, delay: int = MP3_DELAY):
+        try:
+            import av
+        except ImportError:
+            raise BadAudio("unsupported_coding", "decoding mp3 needs PyAV (pip install av); "
+                           "or launch audio_capture with format:=wave") from None
+        self.av = av
+        self.codec = av.CodecContext.create("mp3", "r")
+        self.to_cut = delay
+        self.start_ns: int | None = None
+        self.rate: int | None = None
+        self.decoded = 0  # samples handed out since start_ns
+        self.bad_frames = 0  # frames the decoder refused, in messages that also held good ones
+
+    def decode(self, data: bytes, stamp_ns: int, max_seconds: float) -> tuple[np.ndarray, int, int]:
+        """(mono float32 audio, its rate, stamp of its first sample); the audio may be empty
+        while the decoder fills up. Raises BadAudio with the reason."""
+        if not data:
+            raise BadAudio("empty", "message holds no bytes")
+        if self.start_ns is None:
+            self.start_ns = stamp_ns
+        pieces, failure = [], None
+        try:
+            packets = self.codec.parse(data)
+        except self.av.error.FFmpegError as error:
+            raise BadAudio("undecodable", f"mp3 parser: {error}") from None
+        for packet in packets:
+            # A bad frame costs that frame only: the good ones of the same message still count.
+            try:
+                frames = self.codec.decode(packet)
+            except self.av.error.FFmpegError as error:
+                self.bad_frames += 1
+                failure = error
+                continue
+            for frame in frames:
+                if self.rate is None:
+                    self.rate = frame.sample_rate
+                elif frame.sample_rate != self.rate:
+                    raise BadAudio("undecodable", f"mp3 rate changed from {self.rate} to "
+                                   f"{frame.sample_rate} Hz within a stream")
+                pieces.append(self.to_mono(frame))
+        if failure is not None and not pieces:
+            raise BadAudio("undecodable", f"mp3 decoder: {failure}")
+        audio = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+        cut = min(self.to_cut, len(audio))
+        audio, self.to_cut = audio[cut:], self.to_cut - cut
+        if self.rate and len(audio) > max_seconds * self.rate:
+            raise BadAudio("too_long", f"{len(audio) / self.rate:.1f} s in one message "
+                           f"(limit {max_seconds:g} s, parameter max_message_s)")
+        stamp = self.start_ns + round(self.decoded * 1e9 / self.rate) if self.rate else self.start_ns
+        self.decoded += len(audio)
+        return audio, self.rate or 0, stamp
+
+    @staticmethod
+    def to_mono(frame) -> np.ndarray:
+        samples = frame.to_ndarray()
+        channels = len(frame.layout.channels)
+        # planar: (channels, n); packed: (1, n * channels) interleaved
+        samples = samples if frame.format.is_planar else samples.reshape(-1, channels).T
+        if samples.dtype.kind == "f":
+            audio = samples.astype(np.float32)
+        else:
+            audio = samples.astype(np.float32) / float(np.iinfo(samples.dtype).max + 1)
+        return audio.mean(axis=0) if channels > 1 else audio[0]
 
 
 def encode_s16le(audio: np.ndarray) -> bytes:

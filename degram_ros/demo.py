@@ -198,10 +198,10 @@ def make_printer(timeline: Timeline, speaker: bool):
         timeline.add("voice", stamp_ns(msg), seconds(msg.window), "",
                      "speech" if msg.speech else None)
 
-    node.create_subscription(SoundEvents, "/sound_events", on_events, qos)
+    node.create_subscription(SoundEvents, "sound_events", on_events, qos)
     if speaker:
-        node.create_subscription(SpeakerId, "/speaker_id", on_speaker, qos)
-        node.create_subscription(VoiceActivity, "/voice_activity", on_voice, qos)
+        node.create_subscription(SpeakerId, "speaker_id", on_speaker, qos)
+        node.create_subscription(VoiceActivity, "voice_activity", on_voice, qos)
     return node
 
 
@@ -314,6 +314,8 @@ def main(argv=None) -> None:
             if speaker:
                 from .speaker_id_node import SpeakerIdNode
                 nodes.append(SpeakerIdNode("speaker_id"))
+            for node in nodes:  # lifecycle nodes: configure + activate, as autostart does
+                node.start_up()
             printer = make_printer(timeline, speaker)
             nodes.append(printer)
             # The player last: its start delay lets the others match it before audio flows.

@@ -40,11 +40,10 @@ PARAMETERS = {
     "chunk_s": (0.1, "seconds of audio per message"),
     "rate_factor": (1.0, "playback speed: 1 is real time, 4 four times faster"),
     "frame_id": ("file_player", "frame_id of the stamped audio"),
-    "topic_prefix": ("audio", "publishes <prefix>/audio_stamped, <prefix>/audio, <prefix>/audio_info"),
     "start_delay_s": (1.0, "wall seconds between start-up and the first chunk, so that "
                       "subscribers are matched before audio flows"),
     "wait_for_subscribers": (0, "after start_delay_s, wait until this many subscriptions of "
-                             "<prefix>/audio_stamped are matched before the first chunk"),
+                             "audio/audio_stamped are matched before the first chunk"),
 }
 
 
@@ -84,16 +83,15 @@ class FilePlayerNode(Node):
             raise StartupError(f"chunk_s and rate_factor must be positive, got {p('chunk_s')}, "
                                f"{self.rate_factor}")
 
-        prefix = p("topic_prefix").rstrip("/")
         # Reliable, as a capture node publishes: best-effort and reliable subscribers both
         # match. Depth 10 holds 1 s of 0.1 s chunks for a subscriber that lags.
         audio_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                                reliability=ReliabilityPolicy.RELIABLE)
-        self.stamped_pub = self.create_publisher(AudioDataStamped, f"{prefix}/audio_stamped", audio_qos)
-        self.plain_pub = self.create_publisher(AudioData, f"{prefix}/audio", audio_qos)
+        self.stamped_pub = self.create_publisher(AudioDataStamped, "audio/audio_stamped", audio_qos)
+        self.plain_pub = self.create_publisher(AudioData, "audio/audio", audio_qos)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.info_pub = self.create_publisher(AudioInfo, f"{prefix}/audio_info", latched)
+        self.info_pub = self.create_publisher(AudioInfo, "audio/audio_info", latched)
         self.info_pub.publish(AudioInfo(channels=self.channels, sample_rate=self.rate,
                                         sample_format="S16LE", bitrate=self.rate * self.channels * 16,
                                         coding_format="wave"))
@@ -109,7 +107,7 @@ class FilePlayerNode(Node):
         self.get_logger().info(
             f"playing {self.path} ({self.total / self.rate:.2f} s, {self.rate} Hz x "
             f"{self.channels}) at {self.rate_factor:g}x in {p('chunk_s'):g} s chunks on "
-            f"{self.resolve_topic_name(prefix + '/audio_stamped')}"
+            f"{self.resolve_topic_name('audio/audio_stamped')}"
             f"{', looping' if self.loop else ''}")
 
     def maybe_start(self) -> None:

@@ -21,7 +21,6 @@ PARAMETERS = {
     "channels": (1, "capture channels"),
     "chunk": (1600, "frames per message (1600 = 0.1 s at 16 kHz)"),
     "frame_id": ("microphone", "frame_id of the stamped audio"),
-    "topic_prefix": ("audio", "publishes <prefix>/audio_stamped, <prefix>/audio, <prefix>/audio_info"),
 }
 
 
@@ -48,12 +47,11 @@ class MicrophoneNode(Node):
         p = lambda key: self.get_parameter(key).value  # noqa: E731
         self.rate, self.channels, self.chunk = p("sample_rate"), p("channels"), p("chunk")
         self.frame_id = p("frame_id")
-        prefix = p("topic_prefix").rstrip("/")
-        self.stamped_pub = self.create_publisher(AudioDataStamped, f"{prefix}/audio_stamped", 10)
-        self.plain_pub = self.create_publisher(AudioData, f"{prefix}/audio", 10)
+        self.stamped_pub = self.create_publisher(AudioDataStamped, "audio/audio_stamped", 10)
+        self.plain_pub = self.create_publisher(AudioData, "audio/audio", 10)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.info_pub = self.create_publisher(AudioInfo, f"{prefix}/audio_info", latched)
+        self.info_pub = self.create_publisher(AudioInfo, "audio/audio_info", latched)
 
         import pyaudio  # imported here so the package imports without PortAudio
         self.pa = pyaudio.PyAudio()

@@ -1,4 +1,4 @@
-"""sound_events: what is heard, every hop, on /sound_events (degram_ros/SoundEvents).
+"""sound_events: what is heard, every hop, on sound_events (degram_ros/SoundEvents).
 
 The events of a window follow `degram_core.events.reported`: with a model that knows
 `background` (the shipped one does) a quiet window is published with an empty event list, so
@@ -17,28 +17,33 @@ from .node_runner import run_node
 
 
 class SoundEventsNode(InferenceNode):
-    EXTRA_PARAMETERS = {
-        "output_topic": ("/sound_events", "where SoundEvents are published"),
-    }
-
     def __init__(self, name: str = "sound_events"):
         super().__init__(name)
-        self.publisher = self.create_publisher(SoundEvents, self.param("output_topic"), 10)
+        self.publisher = None
+
+    def configure_outputs(self) -> None:
+        # a lifecycle publisher: silent unless the node is active
+        self.publisher = self.create_lifecycle_publisher(SoundEvents, "sound_events", 10)
         labels = self.classifier.labels
         self.get_logger().info(
             f"event threshold {self.threshold():.3f} ("
-            f"{'parameter' if self.param('threshold') >= 0 else 'the model'}); "
+            f"{'parameter' if self.live['threshold'] >= 0 else 'the model'}); "
             + ("'background' windows publish no event" if BACKGROUND in labels else
                "the model has no 'background' class: every window names its best classes"))
 
+    def release_outputs(self) -> None:
+        if self.publisher is not None:
+            self.destroy_lifecycle_publisher(self.publisher)
+            self.publisher = None
+
     def threshold(self) -> float:
-        own = self.param("threshold")
+        own = self.live["threshold"]
         return own if own >= 0 else self.classifier.operating_point("event_threshold",
                                                                      DEFAULT_THRESHOLD)
 
     def handle_window(self, audio: np.ndarray, stamp_ns: int) -> None:
         labels = self.classifier.labels
-        found = reported(self.probabilities(audio), labels, self.threshold(), self.param("top_k"))
+        found = reported(self.probabilities(audio), labels, self.threshold(), self.live["top_k"])
         events = [SoundEvent(label=labels[i], class_id=i, score=score) for i, score in found]
         self.stats["windows_quiet"] += not events
         self.publisher.publish(SoundEvents(

@@ -1,4 +1,4 @@
-"""speaker_id: who is speaking, every hop, on /speaker_id (degram_ros/SpeakerId).
+"""speaker_id: who is speaking, every hop, on speaker_id (degram_ros/SpeakerId).
 
 Two modes, chosen per window:
 - open set, when the speaker gallery (parameter `gallery`) holds anyone: the window's embedding
@@ -14,21 +14,22 @@ frames is under `min_speech_fraction` (or quieter than `min_rms_db`) publishes n
 is counted as gated. Every window's voice activity is published on `voice_activity`, since a
 behaviour may want "someone is talking" even when nobody is known.
 
-Windows run on the worker thread (InferenceNode); services in a callback group of their own,
-which a two-thread executor (node_runner) serves beside the audio subscription, so an
-enrolment never holds up the audio. Each service queues up to SERVICE_QUEUE_DEPTH requests;
-beyond that DDS drops the oldest unanswered ones, without a trace. A client sending bursts
-needs as deep a queue: every client's reader receives every reply of the service and rmw
-picks out its own only when taking them. Every request is checked
-(degram_core.validate) and any failure is answered as a refusal: an exception escaping a
-service callback would stop the executor, and the node with it. Gallery changes and reads are
-serialised by the gallery's lock.
+Services run in a callback group of their own on a multi-threaded executor (node_runner),
+windows on the worker thread (InferenceNode): an enrolment (a model pass over a few seconds)
+never holds up the audio subscription, and recent audio is read from the ring buffer, which
+holds it already (bench/enroll_stall.py measures the gap between results during enrolments).
+Each service queues up to SERVICE_QUEUE_DEPTH requests; beyond that DDS drops the oldest
+unanswered ones, without a trace. A client sending bursts needs as deep a queue: every client's
+reader receives every reply of the service and rmw picks out its own only when taking them.
+Every request is checked (degram_core.validate) and any failure is answered as a refusal: an
+exception escaping a service callback would stop the executor, and the node with it. Gallery
+changes and reads are serialised by the gallery's lock. The gallery and the voice-activity model
+are loaded at configure, with the model, and the services exist from configure to cleanup.
 """
 from __future__ import annotations
 
 import numpy as np
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.qos import QoSProfile
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
 
 from degram_core.audio import resample
@@ -59,7 +60,6 @@ def rms_db(audio: np.ndarray) -> float:
 class SpeakerIdNode(InferenceNode):
     HISTORY_S = 20.0  # enrolment from the room may look back this far (recent_seconds)
     EXTRA_PARAMETERS = {
-        "output_topic": ("/speaker_id", "where SpeakerId is published"),
         "min_rms_db": (-60.0, "extra energy floor under the voice-activity gate: quieter "
                        "windows are not attributed (dBFS; -200 disables it)"),
         "vad_model": ("", "Silero VAD ONNX file; empty: the one inside the silero-vad package"),
@@ -79,6 +79,10 @@ class SpeakerIdNode(InferenceNode):
 
     def __init__(self, name: str = "speaker_id"):
         super().__init__(name)
+        self.publisher = self.vad_publisher = None
+        self.enrol_services, self.gallery, self.vad = [], None, None
+
+    def configure_outputs(self) -> None:
         path = self.param("gallery")
         try:
             model = checkpoint_identity(self.checkpoint_path)
@@ -96,15 +100,16 @@ class SpeakerIdNode(InferenceNode):
         if self.param("closed_set") not in CLOSED_SET:
             raise StartupError(f"parameter 'closed_set' must be one of {list(CLOSED_SET)}, got "
                                f"{self.param('closed_set')!r}")
-        self.publisher = self.create_publisher(SpeakerId, self.param("output_topic"), 10)
-        self.vad_publisher = self.create_publisher(VoiceActivityMsg, "voice_activity", 10)
-        services = MutuallyExclusiveCallbackGroup()
-        queue = QoSProfile(depth=SERVICE_QUEUE_DEPTH)
-        for srv_type, name, callback in ((Enroll, "~/enroll", self.on_enroll),
-                                         (Forget, "~/forget", self.on_forget),
-                                         (ListSpeakers, "~/list", self.on_list)):
-            self.create_service(srv_type, name, callback, qos_profile=queue,
-                                callback_group=services)
+        # lifecycle publishers: silent unless the node is active
+        self.publisher = self.create_lifecycle_publisher(SpeakerId, "speaker_id", 10)
+        self.vad_publisher = self.create_lifecycle_publisher(VoiceActivityMsg, "voice_activity", 10)
+        requests = QoSProfile(depth=SERVICE_QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
+        self.enrol_services = [
+            self.create_service(srv, name, callback, qos_profile=requests,
+                                callback_group=self.service_group)
+            for srv, name, callback in ((Enroll, "~/enroll", self.on_enroll),
+                                        (Forget, "~/forget", self.on_forget),
+                                        (ListSpeakers, "~/list", self.on_list))]
         names = self.gallery.names()
         mode = (f"{len(names)} speaker(s), open set" if names
                 else "empty, closed set (checkpoint labels)" if self.names_labels()
@@ -112,6 +117,16 @@ class SpeakerIdNode(InferenceNode):
         self.get_logger().info(
             f"gallery {self.gallery.path}: {mode}; similarity threshold "
             f"{self.similarity_threshold():.3f}, speech fraction {self.min_speech():.2f}")
+
+    def release_outputs(self) -> None:
+        for service in self.enrol_services:
+            self.destroy_service(service)
+        self.enrol_services = []
+        for publisher in (self.publisher, self.vad_publisher):
+            if publisher is not None:
+                self.destroy_lifecycle_publisher(publisher)
+        self.publisher = self.vad_publisher = None
+        self.gallery = self.vad = None
 
     def names_labels(self) -> bool:
         """Whether an empty gallery names the checkpoint's own labels."""
@@ -121,12 +136,12 @@ class SpeakerIdNode(InferenceNode):
         return not self.classifier.meta.get("speaker_embedding", False)
 
     def similarity_threshold(self) -> float:
-        own = self.param("similarity_threshold")
+        own = self.live["similarity_threshold"]
         return own if own >= 0 else self.classifier.operating_point("similarity_threshold",
                                                                      DEFAULT_THRESHOLD)
 
     def min_speech(self) -> float:
-        own = self.param("min_speech_fraction")
+        own = self.live["min_speech_fraction"]
         return own if own >= 0 else self.classifier.operating_point("vad_min_speech",
                                                                      DEFAULT_MIN_SPEECH)
 
@@ -140,10 +155,10 @@ class SpeakerIdNode(InferenceNode):
         self.vad_publisher.publish(VoiceActivityMsg(
             header=header, window=self.window_duration(), speech=bool(is_speech),
             speech_fraction=fraction, speech_probability=peak))
-        if not is_speech or rms_db(audio) < self.param("min_rms_db"):
+        if not is_speech or rms_db(audio) < self.live["min_rms_db"]:
             self.stats["windows_gated"] += 1
             return
-        top_k = self.param("top_k")
+        top_k = self.live["top_k"]
         if len(self.gallery):
             who = self.gallery.identify(self.classifier.embed(audio, self.classifier.sample_rate),
                                         self.similarity_threshold(), top_k)
@@ -152,7 +167,7 @@ class SpeakerIdNode(InferenceNode):
         elif self.names_labels():
             prediction = self.classifier.ranked(self.probabilities(audio), top_k)
             candidates, score = prediction.top, prediction.top[0][1]
-            threshold = self.param("threshold") if self.param("threshold") >= 0 else 0.5
+            threshold = self.live["threshold"] if self.live["threshold"] >= 0 else 0.5
             speaker = prediction.label if score >= threshold else UNKNOWN
         else:
             speaker, score, candidates = UNKNOWN, 0.0, []
@@ -165,28 +180,32 @@ class SpeakerIdNode(InferenceNode):
             candidate_scores=[float(s) for _, s in candidates],
             model=self.model_name))
 
-    # --- services (a callback group of their own) --------------------------------------
+    # --- services (their own callback group) -------------------------------------------
 
     def on_enroll(self, request: Enroll.Request, response: Enroll.Response) -> Enroll.Response:
         name = request.name
+        # a cleanup may free them while this request runs: hold on to this request's
+        classifier, gallery, vad = self.classifier, self.gallery, self.vad
         try:
+            if classifier is None or gallery is None:
+                raise Refused("the node is not configured (lifecycle state unconfigured)")
             name = check_name(request.name)
             if len(request.audio):
                 rate = check_enrol_audio(len(request.audio), request.sample_rate)
                 audio = np.asarray(request.audio, dtype=np.float32)
             else:
-                audio, rate = self.recent_audio(request.recent_seconds), self.classifier.sample_rate
-            if rms_db(audio) < self.param("min_rms_db"):
+                audio, rate = self.recent_audio(request.recent_seconds), classifier.sample_rate
+            if rms_db(audio) < self.live["min_rms_db"]:
                 raise Refused(f"audio is too quiet to enrol ({rms_db(audio):.1f} dBFS, "
-                              f"below min_rms_db {self.param('min_rms_db')})")
+                              f"below min_rms_db {self.live['min_rms_db']})")
             # With the gate off (synthetic voices in tests, non-speech "speakers") all the
             # audio counts, and the floor is the plain length one.
             gated = self.min_speech() > 0
             embedding, speech_s = speech_embedding(
-                self.classifier, self.vad if gated else None, audio, rate,
-                self.window / self.classifier.sample_rate,
+                classifier, vad if gated else None, audio, rate,
+                self.window / classifier.sample_rate,
                 MIN_SPEECH_S if gated else MIN_ENROL_S)
-            response.clips = self.gallery.enroll(name, embedding)
+            response.clips = gallery.enroll(name, embedding)
         except Exception as error:  # see the module's docstring
             response.success, response.message = False, f"not enrolled: {error}"
             self.get_logger().warning(f"enrolment of {name[:80]!r} refused: {error}")
@@ -195,12 +214,12 @@ class SpeakerIdNode(InferenceNode):
         response.success = True
         response.message = (f"enrolled {name} from {speech_s:.1f} s of speech in {seconds:.1f} s "
                             f"of audio ({response.clips} enrolment(s) in total)")
-        self.get_logger().info(f"{response.message}; gallery {self.gallery.path}")
+        self.get_logger().info(f"{response.message}; gallery {gallery.path}")
         return response
 
     def recent_audio(self, seconds: float) -> np.ndarray:
         """The last `seconds` the node heard, at the model's rate, from the ring buffer."""
-        rate = self.classifier.sample_rate
+        rate = self.buffer.rate  # the model's
         seconds = check_recent_seconds(seconds, held_s=self.buffer.capacity / rate)
         wanted = round(seconds * rate)
         with self.wake:
@@ -241,11 +260,11 @@ class SpeakerIdNode(InferenceNode):
                 "similarity_threshold": f"{self.similarity_threshold():.3f}",
                 "min_speech_fraction": f"{self.min_speech():.2f}",
                 "windows_open_set": str(self.stats["windows_open_set"]),
-                "enrolled_speakers": str(len(self.gallery))}
+                "enrolled_speakers": str(len(self.gallery)) if self.gallery else "0"}
 
 
 def main(args=None) -> None:
-    run_node(SpeakerIdNode, "speaker_id", args, threads=2)  # services beside the audio
+    run_node(SpeakerIdNode, "speaker_id", args, threads=3)  # services beside the audio
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ def strings(path: Path) -> set[str]:
 
 
 def declared_parameters(node: str) -> set[str]:
-    """Parameter names a node declares (the dicts of name: (default, description))."""
+    """Parameter names a node declares (the dicts of name: (default, description); not
+    inference_node's LIVE_PARAMETERS, name: (lowest, highest))."""
     sources = [ROOT / "degram_ros" / f"{node}_node.py"]
     if node in ("sound_events", "speaker_id"):
         sources.append(ROOT / "degram_ros" / "inference_node.py")
@@ -32,7 +33,9 @@ def declared_parameters(node: str) -> set[str]:
     for source in sources:
         for n in ast.walk(ast.parse(source.read_text())):
             if isinstance(n, ast.Dict) and n.keys and all(
-                    isinstance(v, ast.Tuple) and len(v.elts) == 2 for v in n.values):
+                    isinstance(v, ast.Tuple) and len(v.elts) == 2
+                    and isinstance(v.elts[1], (ast.Constant, ast.JoinedStr))
+                    and isinstance(getattr(v.elts[1], "value", ""), str) for v in n.values):
                 names |= {k.value for k in n.keys if isinstance(k, ast.Constant)}
     return names
 

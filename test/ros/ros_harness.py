@@ -50,14 +50,20 @@ class NodeProcess:
     """An installed node run with a YAML params file; stopped with SIGINT like Ctrl-C."""
 
     def __init__(self, name: str, params: dict, tmp_path: Path, node_name: str | None = None,
-                 env: dict | None = None):
-        self.params_file = tmp_path / f"{node_name or name}.yaml"
+                 env: dict | None = None, namespace: str | None = None,
+                 remap: dict | None = None):
+        tag = f"{namespace.strip('/')}_" if namespace else ""
+        self.params_file = tmp_path / f"{tag}{node_name or name}.yaml"
         self.params_file.write_text(yaml.safe_dump({"/**": {"ros__parameters": params}}))
-        self.log_path = tmp_path / f"{node_name or name}.log"
+        self.log_path = tmp_path / f"{tag}{node_name or name}.log"
         self.log = open(self.log_path, "w")
         command = [str(executable(name)), "--ros-args", "--params-file", str(self.params_file)]
         if node_name:
             command += ["-r", f"__node:={node_name}"]
+        if namespace:
+            command += ["-r", f"__ns:={namespace}"]
+        for old, new in (remap or {}).items():
+            command += ["-r", f"{old}:={new}"]
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT,
                                         env={**os.environ, **(env or {})})
 
@@ -139,6 +145,14 @@ class Bus:
             time.sleep(0.05)
         raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
+    def diagnostic_status(self, status_name: str):
+        """The newest /diagnostics status (DiagnosticStatus) with this name."""
+        for array in reversed(self.messages("/diagnostics")):
+            for status in array.status:
+                if status.name == status_name:
+                    return status
+        return None
+
     def diagnostics(self, status_name: str) -> dict | None:
         """Key/values of the newest /diagnostics status with this name."""
         for array in reversed(self.messages("/diagnostics")):
@@ -183,6 +197,7 @@ class AudioSource:
         return first
 
     def set_info(self, rate: int, sample_format: str = "S16LE", channels: int = 1) -> None:
-        self.bus.publisher(AudioInfo, "audio/audio_info", LATCHED).publish(
+        info_topic = self.topic.rsplit("/", 1)[0] + "/audio_info"
+        self.bus.publisher(AudioInfo, info_topic, LATCHED).publish(
             AudioInfo(channels=channels, sample_rate=rate, sample_format=sample_format,
                       bitrate=rate * 16 * channels, coding_format="wave"))

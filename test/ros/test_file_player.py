@@ -26,14 +26,15 @@ def wav(tmp_path):
 
 
 def test_plays_the_file_sample_exact_with_capture_stamps(bus, wav, tmp_path):
-    prefix = "fp_test"
+    prefix = "/fp_test/audio"
     bus.listen(AudioDataStamped, f"{prefix}/audio_stamped", qos=100)
     bus.listen(AudioData, f"{prefix}/audio", qos=100)
     bus.clear(f"{prefix}/audio_stamped")
     bus.clear(f"{prefix}/audio")
     node = NodeProcess("file_player", {"file": str(wav), "rate_factor": 4.0, "chunk_s": 0.1,
                                        "loop": False, "frame_id": "fp_frame",
-                                       "topic_prefix": prefix, "start_delay_s": 1.5}, tmp_path)
+                                       "start_delay_s": 1.5}, tmp_path,
+                       namespace=prefix.rsplit("/", 1)[0])
     try:
         bus.wait_for(lambda: "finished" in node.output(), timeout=60, what="'finished' logged")
         expected = soundfile.read(wav, dtype="int16")[0]
@@ -65,14 +66,15 @@ def test_plays_the_file_sample_exact_with_capture_stamps(bus, wav, tmp_path):
 
 
 def test_stereo_44k_float_file_keeps_its_rate_and_channels(bus, tmp_path):
-    prefix = "fp_stereo"
+    prefix = "/fp_stereo/audio"
     left, right = make_clip("high", 0.5, rate=44100, seed=43), make_clip("low", 0.5, rate=44100, seed=44)
     path = tmp_path / "stereo.flac"
     soundfile.write(path, np.stack([left, right], axis=1), 44100, subtype="PCM_24")
     bus.listen(AudioDataStamped, f"{prefix}/audio_stamped", qos=100)
     bus.listen(AudioInfo, f"{prefix}/audio_info", LATCHED)
     node = NodeProcess("file_player", {"file": str(path), "rate_factor": 4.0,
-                                       "topic_prefix": prefix, "start_delay_s": 1.5}, tmp_path)
+                                       "start_delay_s": 1.5}, tmp_path,
+                       namespace=prefix.rsplit("/", 1)[0])
     try:
         bus.wait_for(lambda: "finished" in node.output(), timeout=60, what="'finished' logged")
         info = bus.wait_for(lambda: bus.messages(f"{prefix}/audio_info"), what="AudioInfo")[-1]

@@ -185,3 +185,30 @@ def test_speaker_id_gates_silence_and_names_the_speaker(bus, trained_checkpoint,
         assert int(diag["windows_gated"]) >= 2
     finally:
         assert node.stop() == 0
+
+
+def test_two_nodes_in_two_namespaces_each_hear_only_their_own(bus, trained_checkpoint, tmp_path):
+    # Names are relative: __ns:= moves every topic of a node, a remap points one input elsewhere.
+    a = NodeProcess("sound_events", events_params(trained_checkpoint), tmp_path,
+                    namespace="/robot_a")
+    b = NodeProcess("sound_events", events_params(trained_checkpoint), tmp_path,
+                    namespace="/robot_b", remap={"audio/audio_stamped": "mic2/audio_stamped"})
+    try:
+        for topic in ("/robot_a/sound_events", "/robot_b/sound_events"):
+            bus.listen(SoundEvents, topic)
+            bus.clear(topic)
+        sources = {"/robot_a": AudioSource(bus, "/robot_a/audio/audio_stamped"),
+                   "/robot_b": AudioSource(bus, "/robot_b/mic2/audio_stamped")}
+        for source in sources.values():
+            bus.wait_for_subscriber(AudioDataStamped, source.topic)
+        time.sleep(0.5)
+        sources["/robot_a"].play(make_clip("low", 2.0, seed=61))
+        sources["/robot_b"].play(make_clip("high", 2.0, seed=62))
+        heard = {ns_: [e.events[0].label for e in wait_quiet(bus, f"{ns_}/sound_events") if e.events]
+                 for ns_ in sources}
+        assert heard["/robot_a"] and set(heard["/robot_a"]) == {"low"}, (heard, a.output())
+        assert heard["/robot_b"] and set(heard["/robot_b"]) == {"high"}, (heard, b.output())
+        assert "/robot_b/mic2/audio_stamped" in b.output()  # its start-up line names the input
+    finally:
+        assert a.stop() == 0, a.output()
+        assert b.stop() == 0, b.output()
