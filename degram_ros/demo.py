@@ -310,12 +310,12 @@ def main(argv=None) -> None:
         try:
             from .sound_events_node import SoundEventsNode
             nodes.append(SoundEventsNode("sound_events"))
-            timeline.sound_labels = nodes[-1].classifier.labels
             if speaker:
                 from .speaker_id_node import SpeakerIdNode
                 nodes.append(SpeakerIdNode("speaker_id"))
             for node in nodes:  # lifecycle nodes: configure + activate, as autostart does
                 node.start_up()
+            timeline.sound_labels = nodes[0].classifier.labels  # loaded at configure
             printer = make_printer(timeline, speaker)
             nodes.append(printer)
             # The player last: its start delay lets the others match it before audio flows.
