@@ -27,7 +27,8 @@ def test_sincgram_filters_are_butterworth_shaped():
     order = sincgram.cfg.order
     assert torch.allclose(sincgram.response(a).diagonal(), torch.ones(64), atol=1e-6)
     for edge in (a - b, a + b):
-        assert torch.allclose(sincgram.response(edge).diagonal(), torch.full((64,), 1 / math.sqrt(2)), atol=1e-5)
+        assert torch.allclose(sincgram.response(edge).diagonal(), torch.full((64,), 1 / math.sqrt(2)),
+                              atol=1e-5)
     expected = torch.full((64,), 1 / math.sqrt(1 + 2 ** (2 * order)))  # at two widths
     assert torch.allclose(sincgram.response(a + 2 * b).diagonal(), expected, atol=1e-6)
     assert sincgram.filters().shape == (257, 64)
@@ -100,8 +101,14 @@ def test_degramnet_blocks_carry_eca_with_eq6_kernels():
     model = build_model("degramnet", 2)
     ecas = [m for m in model.modules() if isinstance(m, ECA)]
     assert len(ecas) == 3 + 8 + 36 + 3  # one per bottleneck block of Table 1
-    for eca in ecas:
-        channels = eca.conv.weight.shape  # (1, 1, k)
-        assert channels[-1] == eca.kernel_size
+    blocks = [m for m in model.modules() if isinstance(getattr(m, "eca", None), ECA)]
+    assert len(blocks) == len(ecas)
+    for block in blocks:
+        channels = block.body[-1][0].out_channels  # what the attention sees
+        expected = nearest_odd_rounding_up((math.log2(channels) + 1) / 2)
+        assert block.eca.conv.weight.shape == (1, 1, expected), channels
+        # and the kernel really slides over the channels, keeping their number
+        x = torch.randn(2, channels, 3, 3)
+        assert block.eca(x).shape == x.shape
     stage_outputs = [stage[-1].body[-1][0].out_channels for stage in model.backbone.stages]
     assert stage_outputs == [256, 512, 1024, 1024]

@@ -16,7 +16,20 @@ def classifier(trained_checkpoint):
 
 def test_loaded_classifier_knows_its_labels(classifier):
     assert classifier.labels == LABELS and classifier.sample_rate == 16000
-    assert classifier.device.type in ("cpu", "cuda")
+
+
+def test_auto_device_is_cuda_exactly_when_present_and_the_weights_follow(classifier,
+                                                                         trained_checkpoint):
+    import torch
+
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert classifier.device.type == expected
+    assert {p.device.type for p in classifier.model.parameters()} == {expected}
+    on_cpu = Classifier(trained_checkpoint, device="cpu")
+    assert on_cpu.device.type == "cpu"
+    assert {p.device.type for p in on_cpu.model.parameters()} == {"cpu"}
+    with pytest.raises(RuntimeError):
+        Classifier(trained_checkpoint, device="no-such-device")
 
 
 @pytest.mark.parametrize("label", LABELS)

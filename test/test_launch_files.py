@@ -52,8 +52,10 @@ def test_launch_file_names_only_what_exists(launch):
     named = {s for s in text if s in {"microphone", "sound_events", "speaker_id", "file_player"}}
     assert named, "the launch file starts no node"
     assert named <= executables, f"{named - executables} not installed by CMakeLists.txt"
+    # every node it starts gets its own parameter file from the installed config folder
     configs = {s for s in text if s.endswith(".yaml")}
-    assert configs or "config" in text
+    assert configs == {f"{node}.yaml" for node in named}, configs
+    assert "config" in text and "get_package_share_directory" in launch.read_text()
     for node in named:
         config = ROOT / "config" / f"{node}.yaml"
         assert config.is_file()
