@@ -42,12 +42,11 @@ def main() -> None:
             path = Path(folder) / f"{name}.pt"
             save_checkpoint(path, build_model(name, NUM_CLASSES), [f"c{i}" for i in range(NUM_CLASSES)])
             for threads in args.threads:
-                # onnxruntime takes its thread count from torch's when the session is made.
                 torch.set_num_threads(threads)
                 cells, export_s = {}, {}
                 for backend in ("torch", "onnxruntime"):
                     started = time.perf_counter()
-                    classifier = Classifier(path, device="cpu", backend=backend)
+                    classifier = Classifier(path, device="cpu", backend=backend, threads=threads)
                     export_s[backend] = time.perf_counter() - started
                     for seconds in args.durations:
                         wave = torch.randn(1, int(classifier.sample_rate * seconds))

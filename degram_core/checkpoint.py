@@ -29,9 +29,10 @@ def atomic_save(obj, path: str | Path) -> None:
     atomic_write(path, lambda f: torch.save(obj, f))
 
 
-def save_checkpoint(path: str | Path, model: AudioClassifier, labels: list[str],
+def save_checkpoint(path: str | Path, model: AudioClassifier, labels: list[str] | None = None,
                     meta: dict | None = None) -> None:
-    labels = [str(label) for label in labels]
+    """`labels` and `meta` default to the model's own."""
+    labels = [str(label) for label in (labels or model.labels)]
     if len(labels) != model.num_classes:
         raise ValueError(f"{len(labels)} labels for a model with {model.num_classes} classes")
     atomic_save({
@@ -43,7 +44,7 @@ def save_checkpoint(path: str | Path, model: AudioClassifier, labels: list[str],
         "labels": labels,
         "sample_rate": model.sample_rate,
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-        "meta": dict(meta or {}),
+        "meta": dict(model.meta if meta is None else meta),
     }, path)
 
 
@@ -112,13 +113,12 @@ THRESHOLDS = {
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> AudioClassifier:
-    """A ready model in eval mode, with `.labels` and `.meta` from the file."""
+    """A ready model in eval mode; its `labels` and `meta` are the file's."""
     data = load_checkpoint(path)
     try:
-        model = build_model(data["model"], data["num_classes"], **data["config"])
+        model = build_model(data["model"], data["num_classes"], labels=data["labels"],
+                            meta=data["meta"], **data["config"])
         model.load_state_dict(data["state_dict"])
     except (ValueError, RuntimeError, TypeError) as error:
         raise CheckpointError(f"{path}: weights do not fit model {data['model']!r} ({error})") from None
-    model.labels = list(data["labels"])
-    model.meta = data["meta"]
     return model.to(device).eval()

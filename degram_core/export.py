@@ -35,9 +35,8 @@ def metadata(model: AudioClassifier, labels: list[str] | None = None) -> dict[st
 
     from .checkpoint import THRESHOLDS
 
-    labels = list(labels or getattr(model, "labels", None)
-                  or [str(i) for i in range(model.num_classes)])
-    meta = getattr(model, "meta", None) or {}
+    labels = list(labels or model.labels)
+    meta = model.meta
     # The operating points travel with the deployed file, as they do with the checkpoint.
     points = {key: str(float(meta[key])) for key in THRESHOLDS if key in meta}
     return {"labels": json.dumps(labels), "sample_rate": str(model.sample_rate),

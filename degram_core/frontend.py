@@ -15,7 +15,7 @@ from torch import nn
 
 @dataclass
 class FrontendConfig:
-    """Hyperparameters of the representation; defaults are the paper's (PAPER.md)."""
+    """Hyperparameters of the representation; defaults are the paper's (README, The model)."""
 
     sample_rate: int = 16000
     n_fft: int = 512  # 257 bins
@@ -176,7 +176,7 @@ class Frontend(nn.Module):
         self.stft = STFTMagnitude(self.cfg)
         self.sincgram = SincGram(self.cfg) if kind in ("sincgram", "degram") else None
         self.out_bins = self.cfg.n_filters if self.sincgram is not None else self.cfg.n_fft // 2 + 1
-        self.delayer = TFDELayer(self.out_bins, self.cfg) if kind.startswith("de") else None
+        self.tf_delayer = TFDELayer(self.out_bins, self.cfg) if kind.startswith("de") else None
 
     def base(self, wave: torch.Tensor) -> torch.Tensor:
         """The representation before attention: (B, T, out_bins)."""
@@ -187,7 +187,15 @@ class Frontend(nn.Module):
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         s = self.base(wave)
-        return self.delayer(s) if self.delayer is not None else s
+        return self.tf_delayer(s) if self.tf_delayer is not None else s
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Checkpoints made before the rename (the shipped ones among them) name the TF-DELayer
+        # `delayer`; load_state_dict hands each module its own copy of the dict to edit.
+        old = prefix + "delayer."
+        for key in [k for k in state_dict if k.startswith(old)]:
+            state_dict[prefix + "tf_delayer." + key[len(old):]] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 class Spectrogram(Frontend):

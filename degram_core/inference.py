@@ -90,7 +90,7 @@ class OnnxModel:
     and the nodes use: name, labels, sample_rate, num_classes, model(wave), embed(wave)."""
 
     def __init__(self, source: str | Path | bytes, device: str | torch.device = "auto",
-                 name: str | None = None):
+                 name: str | None = None, threads: int | None = None):
         import onnxruntime
 
         from .export import OUTPUTS, parse_metadata
@@ -99,8 +99,8 @@ class OnnxModel:
         if isinstance(source, (str, Path)) and not Path(source).is_file():
             raise CheckpointError(f"{shown}: no such model file")
         options = onnxruntime.SessionOptions()
-        # The node sets torch's thread count from its `threads` parameter; follow it.
-        options.intra_op_num_threads = torch.get_num_threads()
+        # None: as many as torch would use, its default being one per core.
+        options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # errors only
         providers = onnx_providers(device)
@@ -136,7 +136,7 @@ class OnnxModel:
 
 
 def load_backend(checkpoint: str | Path | AudioClassifier, device: str, backend: str,
-                 labels: list[str] | None):
+                 labels: list[str] | None, threads: int | None = None):
     """(model, device the input tensors go to) for a backend; see Classifier."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose from {list(BACKENDS)}")
@@ -149,13 +149,14 @@ def load_backend(checkpoint: str | Path | AudioClassifier, device: str, backend:
         model = checkpoint if isinstance(checkpoint, AudioClassifier) else load_model(checkpoint)
         return ready_for_inference(model, torch_device), torch_device
     if is_onnx:
-        return OnnxModel(checkpoint, device), torch.device("cpu")
+        return OnnxModel(checkpoint, device, threads=threads), torch.device("cpu")
     from .export import onnx_bytes
 
     model = checkpoint if isinstance(checkpoint, AudioClassifier) else load_model(checkpoint)
     name = str(checkpoint) if not isinstance(checkpoint, AudioClassifier) else model.name
     # onnxruntime takes host arrays (it copies to the GPU itself): inputs stay on the CPU.
-    return OnnxModel(onnx_bytes(model, labels), device, name=name), torch.device("cpu")
+    return (OnnxModel(onnx_bytes(model, labels), device, name=name, threads=threads),
+            torch.device("cpu"))
 
 
 class ModelOutputError(ValueError):
@@ -177,18 +178,19 @@ class Classifier:
     backend "torch" runs the checkpoint in PyTorch; "onnxruntime" exports a .pt checkpoint to
     ONNX in memory at construction (a few seconds) or loads a `degram export` .onnx file, and
     runs it in onnxruntime (TensorRT or CUDA when available, else CPU). The public API is the
-    same for both.
+    same for both. `threads` sizes onnxruntime's session (None: torch's current count);
+    torch's own count is process-wide, set with torch.set_num_threads.
     """
 
     def __init__(self, checkpoint: str | Path | AudioClassifier, device: str = "auto",
-                 labels: list[str] | None = None, backend: str = "torch"):
+                 labels: list[str] | None = None, backend: str = "torch",
+                 threads: int | None = None):
         self.backend = backend
-        self.model, self.device = load_backend(checkpoint, device, backend, labels)
+        self.model, self.device = load_backend(checkpoint, device, backend, labels, threads)
         model = self.model
-        self.labels = list(labels or getattr(model, "labels", None)
-                           or [str(i) for i in range(model.num_classes)])
+        self.labels = list(labels or model.labels)
         self.sample_rate = model.sample_rate
-        self.meta = dict(getattr(model, "meta", None) or {})
+        self.meta = dict(model.meta)
 
     def operating_point(self, key: str, default: float) -> float:
         """A threshold chosen on validation data and stored with the model (checkpoint.THRESHOLDS),

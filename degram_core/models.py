@@ -37,12 +37,22 @@ class ModelConfig(FrontendConfig):
 
 
 class AudioClassifier(nn.Module):
-    """Waveform (B, N) at 16 kHz -> class logits (B, C)."""
+    """Waveform (B, N) at 16 kHz -> class logits (B, C).
 
-    def __init__(self, name: str, num_classes: int, cfg: ModelConfig):
+    `labels` name the C classes (by default "0".."C-1"); `meta` is what a checkpoint stores
+    beside the weights (training run, operating points); both are saved and loaded with it.
+    """
+
+    def __init__(self, name: str, num_classes: int, cfg: ModelConfig,
+                 labels: list[str] | None = None, meta: dict | None = None):
         super().__init__()
         kind, backbone = split_name(name)
         self.name, self.num_classes, self.cfg = name, num_classes, cfg
+        self.labels = [str(label) for label in labels] if labels else [
+            str(i) for i in range(num_classes)]
+        if len(self.labels) != num_classes:
+            raise ValueError(f"{len(self.labels)} labels for a model with {num_classes} classes")
+        self.meta = dict(meta or {})
         self.sample_rate = cfg.sample_rate
         self.frontend = Frontend(kind, cfg)
         self.specaugment = SpecAugment(cfg.freq_masks, cfg.freq_fraction,
@@ -76,9 +86,9 @@ class AudioClassifier(nn.Module):
         base = frontend.base(wave)
         if frontend.sincgram is not None:
             out["sincgram"] = base  # (B, T, M)
-        if frontend.delayer is not None:
-            out["freq_attention"], out["time_attention"] = frontend.delayer.attention(base)
-        out["output"] = frontend.delayer(base) if frontend.delayer is not None else base
+        if frontend.tf_delayer is not None:
+            out["freq_attention"], out["time_attention"] = frontend.tf_delayer.attention(base)
+        out["output"] = frontend.tf_delayer(base) if frontend.tf_delayer is not None else base
         return out
 
 
@@ -96,7 +106,8 @@ def list_models() -> list[str]:
                                                 for backbone in BACKBONES]
 
 
-def build_model(name: str, num_classes: int, **overrides) -> AudioClassifier:
+def build_model(name: str, num_classes: int, labels: list[str] | None = None,
+                meta: dict | None = None, **overrides) -> AudioClassifier:
     """A freshly initialised model; `overrides` set any ModelConfig field."""
     known = {f.name for f in fields(ModelConfig)}
     unknown = sorted(set(overrides) - known)
@@ -105,4 +116,4 @@ def build_model(name: str, num_classes: int, **overrides) -> AudioClassifier:
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     preset = PRESETS.get(name, (name, {}))[1]
-    return AudioClassifier(name, num_classes, ModelConfig(**{**preset, **overrides}))
+    return AudioClassifier(name, num_classes, ModelConfig(**{**preset, **overrides}), labels, meta)

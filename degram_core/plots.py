@@ -172,7 +172,7 @@ def representation_data(model: AudioClassifier, wave: np.ndarray, top_k: int = 3
     if kind in OUTPUT_NAMES:
         maps.append((OUTPUT_NAMES[kind], reps["output"].numpy()))
     probs = torch.softmax(model(batch), dim=-1)[0].cpu()
-    labels = list(getattr(model, "labels", None) or map(str, range(model.num_classes)))
+    labels = model.labels
     best = torch.argsort(probs, descending=True)[:top_k]
     sincgram = model.frontend.sincgram
     return RepresentationData(

@@ -230,7 +230,8 @@ class InferenceNode(LifecycleNode):
             raise StartupError(f"parameter 'backend' must be one of {list(BACKENDS)}, "
                                f"got {p('backend')!r}")
         try:
-            self.classifier = Classifier(checkpoint, device=p("device"), backend=p("backend"))
+            self.classifier = Classifier(checkpoint, device=p("device"), backend=p("backend"),
+                                         threads=max(1, p("threads")))
         except (CheckpointError, OSError) as error:
             raise StartupError(f"cannot load the model given by parameter 'checkpoint' "
                                f"({p('checkpoint')!r}): {error}") from None

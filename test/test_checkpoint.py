@@ -29,6 +29,31 @@ def test_round_trip_is_bit_exact(tmp_path):
     assert data["sample_rate"] == 16000 and data["config"]["n_filters"] == 48
 
 
+def test_a_model_carries_its_labels_and_meta_into_the_file(tmp_path):
+    model = build_model("degram-resnet-tiny", 2, labels=["yes", "no"], meta={"val_eer": 0.1})
+    assert build_model("degram-resnet-tiny", 2).labels == ["0", "1"]
+    save_checkpoint(tmp_path / "m.pt", model)  # no labels or meta given: the model's own
+    loaded = load_model(tmp_path / "m.pt")
+    assert loaded.labels == ["yes", "no"] and loaded.meta == {"val_eer": 0.1}
+    with pytest.raises(ValueError, match="3 labels"):
+        build_model("degram-resnet-tiny", 2, labels=["a", "b", "c"])
+
+
+def test_checkpoints_from_before_the_tf_delayer_rename_still_load(tmp_path):
+    torch.manual_seed(1)
+    model = build_model("degram-resnet-tiny", 2).eval()
+    path = tmp_path / "old.pt"
+    save_checkpoint(path, model, ["x", "y"])
+    data = torch.load(path, weights_only=True)
+    data["state_dict"] = {k.replace("frontend.tf_delayer.", "frontend.delayer."): v
+                          for k, v in data["state_dict"].items()}
+    assert any(".delayer." in k for k in data["state_dict"])
+    torch.save(data, path)
+    loaded = load_model(path)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, loaded.state_dict()[key]), key
+
+
 class RunsCode:
     def __reduce__(self):
         return (os.system, (f"touch {self.marker}",))

@@ -46,7 +46,7 @@ def test_specaugment_only_in_training():
 def test_overrides_reach_the_front_end_and_unknown_ones_fail():
     model = build_model("degram-resnet18", 3, n_filters=32, order=2, aggregation="mean")
     assert model.frontend.sincgram.centre_logit.shape == (32,)
-    assert model.frontend.delayer.aggregation == "mean"
+    assert model.frontend.tf_delayer.aggregation == "mean"
     with pytest.raises(ValueError, match="n_filter"):
         build_model("degram-resnet18", 3, n_filter=32)
     with pytest.raises(ValueError, match="unknown model"):
