@@ -33,7 +33,8 @@ PAPER_MODELS = ["spectrogram-resnet18", "sincgram-resnet18", "despectrogram-resn
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="../shared/data/esc10")
     parser.add_argument("--out", default="runs/bench_esc10")
     parser.add_argument("--models", nargs="+", default=PAPER_MODELS)
@@ -83,7 +84,8 @@ def main() -> int:
                               batch_size=args.batch_size, lr=args.lr, early_stop=args.early_stop,
                               lr_patience=min(7, args.early_stop - 1), threads=args.threads,
                               frontend_lr_scale=args.frontend_lr_scale,
-                              train_snr_db=args.train_snr, tensorboard=False)
+                              train_snr_db=args.train_snr, tensorboard=False,
+                              cache_audio=True)  # 400 clips: decode each once
             summary = train(cfg, resume=True, progress=False)
             clean = evaluate(summary["best"], str(manifest), folds=[fold], progress=False)
             # (the test fold was held out of training and of every choice made in it)

@@ -179,11 +179,25 @@ def from_voxceleb1(iden_split: str | Path, wav_root: str | Path) -> list[Item]:
 
 # --- the dataset -------------------------------------------------------------------------
 
-class AudioDataset(torch.utils.data.Dataset):
-    """Decoded mono 16 kHz clips with integer targets; a clip that cannot be read is logged
-    once with its path and yields None (the collate function drops it)."""
+@dataclass
+class Unreadable:
+    """What AudioDataset yields for a clip it cannot decode; the collate function drops it and
+    passes it on, so the training loop learns of clips that failed in a worker process."""
 
-    def __init__(self, items: list[Item], labels: list[str] | None = None, cache: bool = True,
+    path: str
+    why: str
+
+
+class AudioDataset(torch.utils.data.Dataset):
+    """Decoded mono clips at `sample_rate` with integer targets; a clip that cannot be read is
+    logged once with its path and yields None from `audio` (Unreadable from indexing).
+
+    Clips are decoded when asked for: VGGSound's 200k 10 s clips would need about 127 GB
+    held in memory. `cache=True` keeps them, worth it for sets that fit (FSDD, ESC-10);
+    with DataLoader workers each worker keeps its own cache.
+    """
+
+    def __init__(self, items: list[Item], labels: list[str] | None = None, cache: bool = False,
                  sample_rate: int = SAMPLE_RATE):
         self.items = items
         self.labels = labels or sorted({i.label for i in items})
@@ -217,7 +231,10 @@ class AudioDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int):
         wave = self.audio(index)
-        return None if wave is None else (wave, self.targets[index])
+        if wave is None:
+            path = self.items[index].path
+            return Unreadable(path, self.bad[path])
+        return wave, self.targets[index]
 
 
 def fit_length(wave: np.ndarray, length: int, rng: np.random.Generator,
@@ -249,10 +266,25 @@ def add_noise(wave: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.n
 
 
 @dataclass
+class Batch:
+    waves: torch.Tensor  # (B, N)
+    targets: torch.Tensor  # (B,)
+    unreadable: list[Unreadable]  # dropped from this batch
+
+    def __iter__(self):  # waves, targets = batch
+        return iter((self.waves, self.targets))
+
+
+@dataclass
 class RandomLengthCollate:
     """The paper's batches: one random length in [min_s, max_s] per batch, clips tiled or cut
     to it; optional pauses between tiled repeats, and optional white noise at a chosen SNR
-    or, given (low, high), at an SNR drawn per clip. Unreadable clips (None) are dropped."""
+    or, given (low, high), at an SNR drawn per clip. Unreadable clips are dropped (a batch of
+    none has no waves: None).
+
+    Batch n's randomness comes from (seed, n) alone, so a resumed run replays the same crops
+    and any number of DataLoader workers makes the same batches as the main process.
+    """
 
     min_s: float = 4.0
     max_s: float = 6.0
@@ -261,15 +293,32 @@ class RandomLengthCollate:
     seed: int = 0
     max_gap_s: float = 0.0
     augment: object = None  # a (wave, rng) -> wave transform (mixing.Augment), after cropping
-    _calls: int = field(default=0, repr=False)
+    _calls: int = field(default=0, repr=False)  # number of the next batch
+    _made: int = field(default=0, repr=False)  # by this copy, in a worker
 
-    def __call__(self, batch):
-        batch = [b for b in batch if b is not None]
+    def state_dict(self) -> dict:
+        return {"calls": self._calls}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue with batch number state["calls"]; also how a training loop that runs this
+        in workers (whose copies it never sees) moves on after an epoch."""
+        self._calls, self._made = int(state["calls"]), 0
+
+    def __call__(self, batch) -> Batch | None:
+        worker = torch.utils.data.get_worker_info()
+        if worker is None:
+            number = self._calls
+            self._calls += 1
+        else:
+            # A worker's copy dates from the start of the epoch, and the DataLoader hands
+            # batches to its W workers in turn: worker w makes batches w, w + W, w + 2W, ...
+            number = self._calls + worker.id + worker.num_workers * self._made
+            self._made += 1
+        unreadable = [b for b in batch if isinstance(b, Unreadable)]
+        batch = [b for b in batch if not isinstance(b, Unreadable) and b is not None]
         if not batch:
-            return None
-        # Derived from (seed, call count) so a resumed run replays the same crops.
-        rng = np.random.default_rng([self.seed, self._calls])
-        self._calls += 1
+            return Batch(None, None, unreadable) if unreadable else None
+        rng = np.random.default_rng([self.seed, number])
         length = int(rng.uniform(self.min_s, self.max_s) * self.sample_rate)
         max_gap = int(self.max_gap_s * self.sample_rate)
         waves = []
@@ -283,7 +332,7 @@ class RandomLengthCollate:
                 wave = add_noise(wave, snr, rng)
             waves.append(wave)
         targets = torch.tensor([t for _, t in batch])
-        return torch.from_numpy(np.stack(waves)), targets  # (B, N), (B,)
+        return Batch(torch.from_numpy(np.stack(waves)), targets, unreadable)
 
 
 class BalancedSampler(torch.utils.data.Sampler):

@@ -25,10 +25,9 @@ def predict_dataset(model: torch.nn.Module, dataset: AudioDataset, snr_db: float
     rng = np.random.default_rng(seed)
     by_length: dict[int, list[tuple[np.ndarray, int]]] = defaultdict(list)
     for index in range(len(dataset)):
-        sample = dataset[index]
-        if sample is None:
+        wave, target = dataset.audio(index), dataset.targets[index]
+        if wave is None:
             continue
-        wave, target = sample
         if snr_db is not None:
             wave = add_noise(wave, snr_db, rng)
         by_length[len(wave)].append((wave, target))

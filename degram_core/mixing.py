@@ -132,13 +132,14 @@ class Augment:
     rooms: RoomBank | None = None
     reverb_prob: float = 0.0
     gain_db: tuple[float, float] | None = None
+    sample_rate: int = SAMPLE_RATE  # of the clips, for the mains hum of room tone
 
     def __call__(self, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if self.rooms is not None and rng.random() < self.reverb_prob:
             wave = self.rooms.apply(wave, rng)
         if rng.random() < self.noise_prob:
             if self.noise is None or rng.random() < self.room_tone_prob:
-                background = room_tone(len(wave), rng)
+                background = room_tone(len(wave), rng, sample_rate=self.sample_rate)
             else:
                 background = self.noise.sample(len(wave), rng)
             wave = mix_at_snr(wave, background, rng.uniform(*self.snr_db))

@@ -16,12 +16,12 @@ import torch.distributed as dist
 import yaml
 from tqdm import tqdm
 
-from .checkpoint import atomic_save, load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint
 from .data import AudioDataset, BalancedSampler, RandomLengthCollate, read_manifest, select
 from .evaluate import predict_dataset
 from .mixing import Augment, NoiseBank, RoomBank
 from .models import build_model
-from .verification import embed_waves, enrol, equal_error_rate, identification_accuracy, trials
+from .verification import embed_waves, enroll, equal_error_rate, identification_accuracy, trials
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,8 @@ class TrainConfig:
     gain_db: list[float] | None = None  # random gain drawn in [lo, hi] dB
     steps_per_epoch: int | None = None  # cap, to fit a budget
     checkpoint_every: int = 0  # also write last.pt every this many steps (0: at epoch ends only)
+    cache_audio: bool = False  # keep decoded clips in memory; small sets without workers
+    num_workers: int = 0  # DataLoader processes that decode and augment clips
     seed: int = 0
     threads: int | None = None  # torch intra-op threads
     tensorboard: bool = True
@@ -108,16 +110,44 @@ def split_items(cfg: TrainConfig):
     return select(items, split=cfg.train_split), select(val_items, split=cfg.val_split)
 
 
-def build_augment(cfg: TrainConfig) -> Augment | None:
+def build_augment(cfg: TrainConfig, sample_rate: int) -> Augment | None:
     if not (cfg.noise_prob or cfg.reverb_prob or cfg.gain_db):
         return None
-    return Augment(noise=(NoiseBank.from_folder(cfg.noise_dir, exclude=cfg.noise_exclude)
+    return Augment(noise=(NoiseBank.from_folder(cfg.noise_dir, sample_rate=sample_rate,
+                                                exclude=cfg.noise_exclude)
                           if cfg.noise_dir else None),
                    noise_prob=cfg.noise_prob, snr_db=tuple(cfg.noise_snr_db),
                    room_tone_prob=cfg.room_tone_prob if cfg.noise_dir else 1.0,
-                   rooms=RoomBank(seed=cfg.seed) if cfg.reverb_prob else None,
+                   rooms=(RoomBank(seed=cfg.seed, sample_rate=sample_rate) if cfg.reverb_prob
+                          else None),
                    reverb_prob=cfg.reverb_prob,
-                   gain_db=tuple(cfg.gain_db) if cfg.gain_db else None)
+                   gain_db=tuple(cfg.gain_db) if cfg.gain_db else None, sample_rate=sample_rate)
+
+
+def training_data(cfg: TrainConfig, train_set: AudioDataset, rank: int = 0, world: int = 1):
+    """(loader, sampler, collate) of the training split at the dataset's sample rate.
+
+    Every part is picklable and seeded by (seed, epoch) or (seed, batch number), so worker
+    processes and a resumed run make the batches a single uninterrupted process would.
+    """
+    rate = train_set.sample_rate
+    snr = tuple(cfg.train_snr_db) if isinstance(cfg.train_snr_db, list) else cfg.train_snr_db
+    collate = RandomLengthCollate(cfg.min_seconds, cfg.max_seconds, snr, sample_rate=rate,
+                                  seed=cfg.seed, max_gap_s=cfg.tile_gap_s,
+                                  augment=build_augment(cfg, rate))
+    # DistributedSampler also for one process: its order follows (seed, epoch), where a
+    # RandomSampler's generator would have to be saved to resume the same order.
+    sampler = ResumableSampler(
+        BalancedSampler(train_set.targets, cfg.seed, rank, world) if cfg.balanced else
+        torch.utils.data.DistributedSampler(train_set, world, rank, seed=cfg.seed))
+    # A generator of its own: starting an epoch's iterator then draws nothing from the global
+    # RNG, whose state a mid-epoch checkpoint holds.
+    loader = torch.utils.data.DataLoader(
+        train_set, max(1, cfg.batch_size // world), sampler=sampler, collate_fn=collate,
+        drop_last=False, num_workers=cfg.num_workers,
+        prefetch_factor=2 if cfg.num_workers else None,
+        generator=torch.Generator().manual_seed(cfg.seed))
+    return loader, sampler, collate
 
 
 def validate_speakers(model, val_set: AudioDataset, cfg: TrainConfig) -> dict:
@@ -136,10 +166,10 @@ def validate_speakers(model, val_set: AudioDataset, cfg: TrainConfig) -> dict:
             speakers.append(val_set.labels[val_set.targets[index]])
     embeddings = embed_waves(lambda x: model.embed(x.to(device)), waves)
     model.train(was_training)
-    enrolment = enrol(embeddings, speakers, 3, np.random.default_rng(cfg.seed))
-    eer, threshold = equal_error_rate(*trials(enrolment))
+    enrollment = enroll(embeddings, speakers, 3, np.random.default_rng(cfg.seed))
+    eer, threshold = equal_error_rate(*trials(enrollment))
     return {"val_eer": eer, "similarity_threshold": threshold,
-            "val_identification": identification_accuracy(enrolment)}
+            "val_identification": identification_accuracy(enrollment)}
 
 
 class Logger:
@@ -235,12 +265,15 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
                          f"validation clips; check train_split/val_split/val_fold")
     if cfg.val_metric not in ("accuracy", "eer"):
         raise ValueError(f"val_metric must be 'accuracy' or 'eer', got {cfg.val_metric!r}")
-    train_set = AudioDataset(train_items)
-    labels = train_set.labels
+    labels = sorted({i.label for i in train_items})
+    model = build_model(cfg.model, len(labels), labels=labels, **cfg.model_options).to(device)
+    # Clips are decoded at the model's rate: an 8 kHz model learns from 8 kHz audio.
+    train_set = AudioDataset(train_items, labels, cache=cfg.cache_audio,
+                             sample_rate=model.sample_rate)
     # Validation speakers are not among the training labels: they keep labels of their own.
-    val_set = AudioDataset(val_items, labels=None if cfg.val_metric == "eer" else labels)
+    val_set = AudioDataset(val_items, labels=None if cfg.val_metric == "eer" else labels,
+                           cache=cfg.cache_audio, sample_rate=model.sample_rate)
 
-    model = build_model(cfg.model, len(labels), **cfg.model_options).to(device)
     frontend = [p for n, p in model.named_parameters() if n.startswith("frontend.sincgram.")]
     others = [p for n, p in model.named_parameters() if not n.startswith("frontend.sincgram.")]
     groups = [{"params": others, "lr": cfg.lr}]
@@ -249,9 +282,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     optimizer = torch.optim.Adam(groups)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="max", factor=cfg.lr_factor, patience=cfg.lr_patience)
-    snr = tuple(cfg.train_snr_db) if isinstance(cfg.train_snr_db, list) else cfg.train_snr_db
-    collate = RandomLengthCollate(cfg.min_seconds, cfg.max_seconds, snr, seed=cfg.seed,
-                                  max_gap_s=cfg.tile_gap_s, augment=build_augment(cfg))
+    loader, sampler, collate = training_data(cfg, train_set, rank, world)
     state = {"epoch": 0, "best": -1.0, "bad_epochs": 0}
     # Progress inside the epoch being trained: steps taken and their running figures.
     partial = {"step": 0, "seen": 0, "correct": 0, "loss_sum": 0.0}
@@ -267,7 +298,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         optimizer.load_state_dict(training["optimizer"])
         scheduler.load_state_dict(training["scheduler"])
         torch.set_rng_state(training["torch_rng"])
-        collate._calls = training["collate_calls"]
+        collate.load_state_dict(training.get("collate") or {"calls": training["collate_calls"]})
         state = {k: training[k] for k in ("epoch", "best", "bad_epochs")}
         partial = {k: training.get(k, partial[k]) for k in partial}
         if rank == 0:
@@ -275,18 +306,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
                   + (f", step {partial['step']}" if partial["step"] else ""))
 
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    sampler = ResumableSampler(
-        BalancedSampler(train_set.targets, cfg.seed, rank, world) if cfg.balanced else
-        torch.utils.data.DistributedSampler(train_set, world, rank, seed=cfg.seed)
-        if world > 1 else torch.utils.data.RandomSampler(
-            train_set, generator=torch.Generator().manual_seed(cfg.seed)))
-    per_rank_batch = max(1, cfg.batch_size // world)
-    sampler.skip = partial["step"] * per_rank_batch
-    # A generator of its own: starting an epoch's iterator then draws nothing from the global
-    # RNG, whose state a mid-epoch checkpoint holds.
-    loader = torch.utils.data.DataLoader(train_set, per_rank_batch, sampler=sampler,
-                                         collate_fn=collate, drop_last=False,
-                                         generator=torch.Generator().manual_seed(cfg.seed))
+    sampler.skip = partial["step"] * loader.batch_size
     logger = Logger(out, cfg.tensorboard, rank == 0)
     meta_base = {"config": asdict(cfg), "labels_from": cfg.train_manifest,
                  # its labels are the training speakers, strangers to whoever uses it
@@ -296,6 +316,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         while state["epoch"] < cfg.epochs and state["bad_epochs"] < cfg.early_stop:
             epoch = state["epoch"] + 1
             sampler.set_epoch(epoch)
+            first_batch, fetched = collate.state_dict()["calls"], 0
             started = time.time()
             net.train()
             first_step, seen, correct, loss_sum = (partial[k] for k in partial)
@@ -305,8 +326,11 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
             for step, batch in enumerate(bar, start=first_step):
                 if cfg.steps_per_epoch and step >= cfg.steps_per_epoch:
                     break
-                if batch is not None:
-                    waves, targets = batch[0].to(device), batch[1].to(device)
+                fetched = step + 1 - first_step  # batches this iterator made (crop numbers used)
+                for clip in getattr(batch, "unreadable", ()):  # decoded (and failed) in a worker
+                    train_set.bad.setdefault(clip.path, clip.why)
+                if batch is not None and batch.waves is not None:
+                    waves, targets = batch.waves.to(device), batch.targets.to(device)
                     logits = net(waves, targets)  # a margin head applies its margin here
                     loss = torch.nn.functional.cross_entropy(logits, targets)
                     optimizer.zero_grad(set_to_none=True)
@@ -321,12 +345,14 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
                                "loss_sum": loss_sum}
                     training = {**state, **partial, "optimizer": optimizer.state_dict(),
                                 "scheduler": scheduler.state_dict(),
-                                "torch_rng": torch.get_rng_state(), "collate_calls": collate._calls}
+                                "torch_rng": torch.get_rng_state(),
+                                "collate": {"calls": first_batch + fetched}}
                     save_checkpoint(last_path, model, labels,
                                     {**meta_base, "epoch": state["epoch"], "training": training})
                 if on_step_end is not None:
                     on_step_end(epoch, step + 1)
             bar.close()
+            collate.load_state_dict({"calls": first_batch + fetched})
             partial = {"step": 0, "seen": 0, "correct": 0, "loss_sum": 0.0}
             if world > 1:
                 sync_buffers(model, world)
@@ -356,7 +382,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
                     save_checkpoint(best_path, model, labels, meta)
                 training = {**state, "optimizer": optimizer.state_dict(),
                             "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
-                            "collate_calls": collate._calls}
+                            "collate": collate.state_dict()}
                 save_checkpoint(last_path, model, labels, {**meta, "training": training})
                 if progress:
                     shown = (f"val_eer {extra['val_eer']:.3f}" if extra else f"val_acc {val_acc:.3f}")
@@ -368,11 +394,6 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         logger.close()
     return {"model": model, "epochs": state["epoch"], "best_val_accuracy": state["best"],
             "best": str(best_path), "last": str(last_path), "labels": labels,
+            "sample_rate": train_set.sample_rate,
             "skipped": {**train_set.bad, **val_set.bad}}
 
-
-def strip_training_state(path: str | Path, out: str | Path) -> None:
-    """A shippable copy of a checkpoint without optimizer state."""
-    data = load_checkpoint(path)
-    data["meta"] = {k: v for k, v in data["meta"].items() if k != "training"}
-    atomic_save(data, out)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from degram_core.data import (AudioDataset, BalancedSampler, Item, RandomLengthCollate,
+from degram_core.data import (AudioDataset, BalancedSampler, Item, RandomLengthCollate, Unreadable,
                               add_noise, fit_length, from_esc, from_folder, from_fsdd,
                               from_voxceleb1, read_manifest, select, write_manifest)
 
@@ -57,6 +57,8 @@ def test_random_length_collate_stays_in_range_and_drops_unreadable():
         lengths.add(waves.shape[1])
     assert len(lengths) > 5  # a new length for each batch
     assert collate([None]) is None
+    nothing = collate([Unreadable("x.wav", "corrupt")])
+    assert nothing.waves is None and nothing.unreadable == [Unreadable("x.wav", "corrupt")]
 
 
 def test_balanced_epoch_has_equal_class_counts_without_repeats():
@@ -111,7 +113,8 @@ def test_esc_fsdd_and_voxceleb_builders(tmp_path):
     for name in ("3_jackson_0.wav", "3_jackson_7.wav", "5_theo_12.wav", "readme.wav"):
         write_wav(tmp_path / "fsdd" / name)
     speakers = from_fsdd(tmp_path / "fsdd")
-    assert [(i.label, i.split) for i in speakers] == [("jackson", "test"), ("jackson", "train"), ("theo", "train")]
+    assert [(i.label, i.split) for i in speakers] == [("jackson", "test"), ("jackson", "train"),
+                                                      ("theo", "train")]
     assert [i.label for i in from_fsdd(tmp_path / "fsdd", label="digit")] == ["3", "3", "5"]
     (tmp_path / "iden_split.txt").write_text("1 id10001/a/00001.wav\n3 id10002/b/00002.wav\n")
     vox = from_voxceleb1(tmp_path / "iden_split.txt", tmp_path / "wav")
@@ -127,7 +130,8 @@ def test_unreadable_and_empty_clips_are_reported_and_skipped(tmp_path, caplog):
     soundfile.write(empty, np.zeros(0, np.float32), 16000)
     dataset = AudioDataset([Item(str(good), "a"), Item(str(corrupt), "a"), Item(str(empty), "b")])
     samples = [dataset[i] for i in range(3)]
-    assert samples[0] is not None and samples[1] is None and samples[2] is None
+    assert samples[0][1] == 0 and [type(s) for s in samples[1:]] == [Unreadable, Unreadable]
+    assert samples[1].path == str(corrupt) and dataset.audio(2) is None
     assert set(dataset.bad) == {str(corrupt), str(empty)}
     assert "corrupt.wav" in caplog.text and "empty.wav" in caplog.text
 

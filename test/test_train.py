@@ -56,27 +56,47 @@ class Crash(Exception):
     pass
 
 
-def test_resume_after_a_crash_gives_the_same_weights(manifest, tmp_path):
-    whole = train(config(manifest, tmp_path / "whole"), progress=False)
+@pytest.mark.parametrize("resumed_with", [{}, {"balanced": False, "num_workers": 2}],
+                         ids=["same-process", "shuffled-with-workers"])
+def test_resume_after_a_crash_gives_the_same_weights(manifest, tmp_path, resumed_with):
+    """The crashed and resumed run may use worker processes: batches depend on (seed, batch
+    number) only, so they must still end on the single-process run's weights."""
+    plain = {k: v for k, v in resumed_with.items() if k != "num_workers"}
+    whole = train(config(manifest, tmp_path / "whole", **plain), progress=False)
+
+    after_first = {}
 
     def crash_after_first_epoch(epoch):
         if epoch == 1:
+            after_first.update(torch.load(tmp_path / "crashed" / "last.pt",
+                                          weights_only=True)["state_dict"])
             raise Crash
     with pytest.raises(Crash):
-        train(config(manifest, tmp_path / "crashed"), progress=False,
+        train(config(manifest, tmp_path / "crashed", **resumed_with), progress=False,
               on_epoch_end=crash_after_first_epoch)
     assert len(read_log(tmp_path / "crashed")) == 1
-    resumed = train(config(manifest, tmp_path / "crashed"), resume=True, progress=False)
+    resumed = train(config(manifest, tmp_path / "crashed", **resumed_with), resume=True,
+                    progress=False)
     assert resumed["epochs"] == 3 and len(read_log(tmp_path / "crashed")) == 3
     a, b = whole["model"].state_dict(), resumed["model"].state_dict()
     for key in a:
         assert torch.equal(a[key], b[key]), key
-    # and the run really did move the weights between epoch 1 and 3
-    first = torch.load(tmp_path / "crashed" / "best.pt", weights_only=True)["meta"]["epoch"]
-    assert first >= 1
+    # and the resumed epochs really did train: equal weights would also come from a resume
+    # that restored epoch 1 and then skipped the rest
+    assert moved(after_first, b) >= trainable(resumed["model"])
 
 
-def test_corrupt_clip_in_manifest_is_reported_and_skipped(manifest, tmp_path):
+def trainable(model) -> set[str]:
+    return {name for name, p in model.named_parameters() if p.requires_grad}
+
+
+def moved(before: dict, after: dict) -> set[str]:
+    """Names of the floating tensors that differ between two state dicts."""
+    return {k for k, v in before.items() if v.is_floating_point() and not torch.equal(v, after[k])}
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_corrupt_clip_in_manifest_is_reported_and_skipped(manifest, tmp_path, workers):
     from degram_core.data import read_manifest
     items = read_manifest(manifest)
     corrupt = tmp_path / "corrupt.wav"
@@ -84,9 +104,26 @@ def test_corrupt_clip_in_manifest_is_reported_and_skipped(manifest, tmp_path):
     items.append(Item(str(corrupt), LABELS[0], split="train"))
     path = tmp_path / "with_corrupt.csv"
     write_manifest(path, items)
-    summary = train(config(path, tmp_path / "out", epochs=2), progress=False)
+    summary = train(config(path, tmp_path / "out", epochs=2, num_workers=workers), progress=False)
     assert summary["epochs"] == 2
     assert list(summary["skipped"]) == [str(corrupt)]
+
+
+def test_an_8khz_model_learns_from_8khz_batches(manifest, tmp_path):
+    import pickle
+
+    from degram_core.data import AudioDataset, read_manifest
+    from degram_core.train import training_data
+
+    cfg = config(manifest, tmp_path, epochs=1, min_seconds=0.5, max_seconds=0.5,
+                 model_options={"sample_rate": 8000}, num_workers=1, noise_prob=0.5)
+    summary = train(cfg, progress=False)
+    assert summary["model"].sample_rate == 8000 == summary["sample_rate"]
+    # what train() builds from it: clips decoded and cropped at 8 kHz, in a worker process
+    loader, _, collate = training_data(cfg, AudioDataset(read_manifest(manifest), sample_rate=8000))
+    pickle.loads(pickle.dumps(collate))  # a spawned worker gets a pickled copy
+    waves, targets = next(iter(loader))
+    assert waves.shape == (8, 4000) and len(targets) == 8
 
 
 def test_cli_train_then_evaluate(manifest, tmp_path):
@@ -116,13 +153,18 @@ def test_ddp_two_gloo_processes_end_identical(manifest, tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     ranks = [torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
-    initial = torch.load(out / "last.pt", weights_only=True)
     for key, value in ranks[0].items():
         assert torch.equal(value, ranks[1][key]), key
-    moved = [k for k, v in ranks[0].items() if v.is_floating_point() and
-             not torch.equal(v, torch.zeros_like(v))]
-    assert moved and len(read_log(out)) == 2  # rank 0 alone logged both epochs
-    assert initial["state_dict"].keys() == ranks[0].keys()
+    # Zero epochs return the model exactly as the workers built it (same seed): every
+    # parameter must have left those initial weights on both ranks.
+    untrained = train(config(manifest, tmp_path / "initial", epochs=0), progress=False)["model"]
+    initial = untrained.state_dict()
+    assert initial.keys() == ranks[0].keys()
+    assert moved(initial, ranks[0]) >= trainable(untrained)
+    assert len(read_log(out)) == 2  # rank 0 alone logged both epochs
+    last = torch.load(out / "last.pt", weights_only=True)["state_dict"]
+    for key, value in ranks[0].items():
+        assert torch.equal(value, last[key]), key
 
 
 # --- validation that never touches the test data, speaker embeddings, augmentation ---------
