@@ -5,6 +5,7 @@ audio/audio_stamped (AudioDataStamped, PCM S16LE), audio/audio (AudioData) and a
 from __future__ import annotations
 
 import threading
+import time
 
 import rclpy
 from audio_common_msgs.msg import AudioData, AudioDataStamped, AudioInfo
@@ -22,6 +23,9 @@ PARAMETERS = {
     "chunk": (1600, "frames per message (1600 = 0.1 s at 16 kHz)"),
     "frame_id": ("microphone", "frame_id of the stamped audio"),
 }
+# A device that is gone fails every read at once: after this long of nothing but failed reads
+# the node stops (exit status 1, for a launch file's respawn) instead of spinning on errors.
+GIVE_UP_S = 5.0
 
 
 def find_device(pa, wanted: str) -> int | None:
@@ -71,6 +75,7 @@ class MicrophoneNode(Node):
                                         sample_format="S16LE", bitrate=self.rate * self.channels * 16,
                                         coding_format="wave"))
         self.running = True
+        self.failure: str | None = None
         self.thread = threading.Thread(target=self.capture, name="capture", daemon=True)
         self.thread.start()
         self.get_logger().info(f"capturing {self.rate} Hz x {self.channels} from "
@@ -78,12 +83,25 @@ class MicrophoneNode(Node):
 
     def capture(self) -> None:
         chunk_ns = round(self.chunk * 1e9 / self.rate)
+        failed_since = None
         while self.running and rclpy.ok():
             try:
                 data = self.stream.read(self.chunk, exception_on_overflow=False)
             except OSError as error:
+                if not self.running:  # stop() stopped the stream under this read
+                    break
+                now = time.monotonic()
+                failed_since = failed_since or now
+                if now - failed_since >= GIVE_UP_S:
+                    self.failure = (f"capture stopped: every read failed for {GIVE_UP_S:g} s, "
+                                    f"the last with {error}; is the input device still there?")
+                    self.get_logger().fatal(self.failure)
+                    self.context.try_shutdown()  # ends the spin; run_node exits with status 1
+                    break
                 self.get_logger().error(f"capture failed: {error}", throttle_duration_sec=5.0)
+                time.sleep(self.chunk / self.rate)  # one chunk's time, not a busy loop
                 continue
+            failed_since = None
             # The first sample of the chunk was captured one chunk before the read returned.
             stamp = rclpy.time.Time(nanoseconds=self.get_clock().now().nanoseconds - chunk_ns)
             audio = AudioData(data=data)
@@ -93,8 +111,9 @@ class MicrophoneNode(Node):
 
     def stop(self) -> None:
         self.running = False
-        self.thread.join(timeout=2)
+        # Stopping the stream first ends a read that would otherwise block the join.
         self.stream.stop_stream()
+        self.thread.join(timeout=2)
         self.stream.close()
         self.pa.terminate()
 

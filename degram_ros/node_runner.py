@@ -39,3 +39,5 @@ def run_node(node_class, name: str, args=None, threads: int = 1) -> None:
             node.stop()
             node.destroy_node()
         rclpy.try_shutdown()
+    if getattr(node, "failure", None):  # the node gave up on its own and said why
+        raise SystemExit(1)
