@@ -16,14 +16,15 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # exported include paths (numpy's, inside .venv/) lie under its own source folder.
 # The test-only audio_common_msgs joins it only where the real one is not installed.
 HAVE_AUDIO_MSGS := $(shell $(PY) -c "import audio_common_msgs" 2>/dev/null && echo yes)
-# ROS2.md: the venv's packages must be in the ament index; DDS over shared memory only, in a
-# domain of its own so parallel runs never cross.
+# ROS 2 from wheels: colcon finds the venv's ROS packages (rosidl, std_msgs) only through the
+# ament index; DDS over shared memory only, in a domain of its own so parallel runs never cross.
 ROS_ENV := source $(VENV)/bin/activate && export AMENT_PREFIX_PATH=$$VIRTUAL_ENV \
 	FASTDDS_BUILTIN_TRANSPORTS=SHM ROS_DOMAIN_ID=$${ROS_DOMAIN_ID:-$$((RANDOM % 100 + 1))}
 
 .PHONY: test demo build system-deps clean
 
 test: build
+	$(VENV)/bin/ruff check .
 	$(ROS_ENV) && cd $(WS) && rc=0 && colcon test \
 		--event-handlers console_direct+ --return-code-on-test-failure || rc=$$?; \
 		colcon test-result --verbose; python3 ../tools/test_summary.py build; exit $$rc

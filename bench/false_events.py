@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from degram_core import data  # noqa: E402
 from degram_core.audio import load_audio  # noqa: E402
 from degram_core.calibrate import window_probabilities, windows  # noqa: E402
-from degram_core.events import BACKGROUND, DEFAULT_THRESHOLD, SPEECH, reported  # noqa: E402
+from degram_core.events import DEFAULT_THRESHOLD, SPEECH, reported  # noqa: E402
 from degram_core.inference import Classifier  # noqa: E402
 from degram_core.mixing import NOISE_TRAIN_FRACTION, at_level, room_tone  # noqa: E402
 from degram_core.speakers import DEFAULT_THRESHOLD as SIMILARITY, speech_embedding  # noqa: E402
@@ -81,7 +81,8 @@ def streams(rng) -> dict[str, tuple[str, np.ndarray]]:
     out["ESC-10 fold 5 events"] = ("other", joined([load_audio(i.path) for i in esc], rng))
     t = np.arange(30 * RATE) / RATE
     out["1 kHz tone"] = ("other", at_level(np.sin(2 * np.pi * 1000 * t), -6))
-    out["white noise, full scale"] = ("other", np.clip(rng.uniform(-1, 1, 30 * RATE), -1, 1).astype(np.float32))
+    out["white noise, full scale"] = ("other",
+                                      np.clip(rng.uniform(-1, 1, 30 * RATE), -1, 1).astype(np.float32))
     bursts = np.zeros(30 * RATE, np.float32)
     for start in range(0, len(bursts) - RATE, RATE):
         bursts[start:start + RATE // 5] = rng.uniform(-0.8, 0.8, RATE // 5)
@@ -174,13 +175,15 @@ def main() -> int:
               f"{v.get('speaker names / min', float('nan')):.2f} |")
     for kind, entries in totals.items():
         weight = np.array([n for n, _, _ in entries], dtype=float)
-        fe = np.average([s["false events / min"] for _, s, _ in entries], weights=weight)
-        line = f"{kind}: false events / min {fe:.2f}"
+        def mean(values, weight=weight):
+            return np.average(values, weights=weight)
+
+        line = f"{kind}: false events / min {mean([s['false events / min'] for _, s, _ in entries]):.2f}"
         if kind == "speech":
-            line += (f", speech reported {np.average([s['speech reported'] for _, s, _ in entries], weights=weight):.3f}"
-                     f", gate passed {np.average([v['gate passed'] for _, _, v in entries], weights=weight):.3f}")
+            line += (f", speech reported {mean([s['speech reported'] for _, s, _ in entries]):.3f}"
+                     f", gate passed {mean([v['gate passed'] for _, _, v in entries]):.3f}")
         else:
-            line += f", speaker names / min {np.average([v['speaker names / min'] for _, _, v in entries], weights=weight):.2f}"
+            line += f", speaker names / min {mean([v['speaker names / min'] for _, _, v in entries]):.2f}"
         print(line)
 
     audio = rng.standard_normal(RATE * 10).astype(np.float32) * 0.1

@@ -41,7 +41,8 @@ def sentences(data: Path, rate: int, count: int, seed: int):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoints", nargs="+")
     parser.add_argument("--data", default="../shared/data/fsdd", type=Path)
     parser.add_argument("--window", type=float, default=1.0)

@@ -33,7 +33,7 @@ from degram_core import data  # noqa: E402
 from degram_core.audio import load_audio  # noqa: E402
 from degram_core.inference import Classifier  # noqa: E402
 from degram_core.speakers import DEFAULT_THRESHOLD  # noqa: E402
-from degram_core.verification import (embed_waves, enrol, equal_error_rate,  # noqa: E402
+from degram_core.verification import (embed_waves, enroll, equal_error_rate,  # noqa: E402
                                       identification_accuracy, open_set, trials, unit)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -75,7 +75,7 @@ def mfcc_embed(waves):
 def figures(emb: np.ndarray, speakers: list[str], threshold: float | None, draws: int = 20) -> dict:
     rng = np.random.default_rng(0)
     out = {}
-    e3 = enrol(emb, speakers, 3, rng)
+    e3 = enroll(emb, speakers, 3, rng)
     out["EER (K=3)"], eer_threshold = equal_error_rate(*trials(e3))
     names = sorted(set(speakers))
     speakers_arr = np.asarray(speakers)
@@ -85,15 +85,15 @@ def figures(emb: np.ndarray, speakers: list[str], threshold: float | None, draws
             chosen = rng.choice(names, 20, replace=False)
             keep = np.isin(speakers_arr, chosen)
             accuracies.append(identification_accuracy(
-                enrol(emb[keep], list(speakers_arr[keep]), k, rng)))
+                enroll(emb[keep], list(speakers_arr[keep]), k, rng)))
         out[f"ID N=20 K={k}"] = float(np.mean(accuracies))
-        out[f"ID N=125 K={k}"] = identification_accuracy(enrol(emb, speakers, k, rng))
+        out[f"ID N=125 K={k}"] = identification_accuracy(enroll(emb, speakers, k, rng))
     if threshold is not None:
         known, rejected = [], []
         for _ in range(draws):
             chosen = rng.choice(names, 40, replace=False)
             keep = np.isin(speakers_arr, chosen)
-            e = enrol(emb[keep], list(speakers_arr[keep]), 3, rng)
+            e = enroll(emb[keep], list(speakers_arr[keep]), 3, rng)
             a, b = open_set(e, list(chosen[:20]), threshold)
             known.append(a)
             rejected.append(b)

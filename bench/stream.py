@@ -34,7 +34,8 @@ def rss_mb(pid: int) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--mode", choices=["live", "fast", "both"], default="both")
     parser.add_argument("--checkpoint", default=None)
@@ -105,13 +106,15 @@ def main() -> int:
         processed, skipped = int(diag.get("windows_processed", 0)), int(diag.get("windows_skipped", 0))
         print(f"\n{mode}: {args.minutes:g} min of audio in {elapsed:.1f} s "
               f"({args.minutes * 60 / elapsed:.1f}x real time), model {Path(checkpoint).name} "
-              f"({args.model if args.checkpoint is None else 'given'}), window {args.window} s, hop {args.hop} s, 1 thread")
+              f"({args.model if args.checkpoint is None else 'given'}), window {args.window} s, "
+              f"hop {args.hop} s, 1 thread")
         print(f"  windows published {len(arrivals)}, processed {processed}, skipped {skipped}")
         print(f"  real-time factor (inference time / hop): {rtf:.3f}; inference mean {mean_ms:.1f} ms, "
               f"max {worst:.1f} ms")
         if mode == "live" and len(latencies):
-            print(f"  capture-to-publish latency of the window's last sample: p50 {np.percentile(latencies, 50):.1f} ms, "
-                  f"p99 {np.percentile(latencies, 99):.1f} ms (target < hop + 50 = {args.hop * 1000 + 50:.0f} ms)")
+            print(f"  capture-to-publish latency of the window's last sample: "
+                  f"p50 {np.percentile(latencies, 50):.1f} ms, p99 {np.percentile(latencies, 99):.1f} ms "
+                  f"(target < hop + 50 = {args.hop * 1000 + 50:.0f} ms)")
         print(f"  node RSS {rss_start:.0f} MB at start, {rss_end:.0f} MB at end")
         node.stop()
     bus.close()

@@ -7,7 +7,7 @@ import numpy as np
 import soundfile
 import soxr
 
-SAMPLE_RATE = 16000  # every model in degram runs at 16 kHz (PAPER.md, Pipeline)
+SAMPLE_RATE = 16000  # the paper's rate, and every shipped model's
 
 
 class AudioError(ValueError):

@@ -35,15 +35,15 @@ def equal_error_rate(scores: np.ndarray, targets: np.ndarray) -> tuple[float, fl
 
 
 @dataclass
-class Enrolment:
+class Enrollment:
     names: list[str]
     centroids: np.ndarray  # (S, D) unit
     test: np.ndarray  # (T, D) unit embeddings of the clips not used to enrol
     test_names: list[str]
 
 
-def enrol(embeddings: np.ndarray, speakers: list[str], k: int,
-          rng: np.random.Generator) -> Enrolment:
+def enroll(embeddings: np.ndarray, speakers: list[str], k: int,
+          rng: np.random.Generator) -> Enrollment:
     """K random clips of each speaker enrol it; the rest are its test clips. Speakers with
     fewer than K + 1 clips are left out."""
     speakers = np.asarray(speakers)
@@ -56,22 +56,22 @@ def enrol(embeddings: np.ndarray, speakers: list[str], k: int,
         centroids.append(unit(embeddings[index[:k]].mean(0)))
         test.append(embeddings[index[k:]])
         test_names += [name] * (len(index) - k)
-    return Enrolment(names, np.stack(centroids), np.concatenate(test), test_names)
+    return Enrollment(names, np.stack(centroids), np.concatenate(test), test_names)
 
 
-def trials(e: Enrolment) -> tuple[np.ndarray, np.ndarray]:
+def trials(e: Enrollment) -> tuple[np.ndarray, np.ndarray]:
     """Scores and target flags of every (test clip, enrolled speaker) pair."""
     scores = e.test @ e.centroids.T  # (T, S)
     targets = np.asarray(e.test_names)[:, None] == np.asarray(e.names)[None, :]
     return scores.ravel(), targets.ravel()
 
 
-def identification_accuracy(e: Enrolment) -> float:
+def identification_accuracy(e: Enrollment) -> float:
     best = np.asarray(e.names)[(e.test @ e.centroids.T).argmax(1)]
     return float(np.mean(best == np.asarray(e.test_names)))
 
 
-def open_set(e: Enrolment, known: list[str], threshold: float) -> tuple[float, float]:
+def open_set(e: Enrollment, known: list[str], threshold: float) -> tuple[float, float]:
     """Only `known` speakers enrolled: (known test clips named right, strangers' clips
     rejected) at `threshold`."""
     keep = np.isin(e.names, known)

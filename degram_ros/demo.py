@@ -7,7 +7,8 @@ file_player -> audio/audio_stamped -> sound_events -> /sound_events
                                    -> speaker_id   -> /speaker_id     -> printer (this terminal)
 
 The same nodes as `ros2 run`, over real DDS, composed in one process on one
-MultiThreadedExecutor (the printer on an executor of its own, so printing never delays audio). Their parameters are the installed config/<node>.yaml (what
+MultiThreadedExecutor (the printer on an executor of its own, so printing never delays audio).
+Their parameters are the installed config/<node>.yaml (what
 `ros2 run ... --params-file` would use), keyed by node name in one parameters file given to
 rclpy, with the options above on top. Times on the timeline are the results' header stamps
 relative to the stamp of the file's first sample. When the file has a sibling <name>.json
@@ -233,7 +234,7 @@ def set_params(parameters: dict, pairs: list[str]) -> None:
         parameters[node][name] = yaml.safe_load(value)
 
 
-def enrol_scene(scene_file: Path, checkpoint: Path, gallery_path: Path, window_s: float,
+def enroll_scene(scene_file: Path, checkpoint: Path, gallery_path: Path, window_s: float,
                 min_speech: float) -> list[str]:
     """Enrol the speakers the scene's sidecar lists ("enroll": {name: clip}) into a new
     gallery, as ~/enroll would: speech only, windows of the node's length averaged."""
@@ -298,7 +299,7 @@ def main(argv=None) -> None:
             gallery = Path(tmp) / "gallery.json"
             parameters["speaker_id"]["gallery"] = str(gallery)
             sp = parameters["speaker_id"]
-            for line in enrol_scene(scene_file, resolve_share_path(sp["checkpoint"]), gallery,
+            for line in enroll_scene(scene_file, resolve_share_path(sp["checkpoint"]), gallery,
                                     sp["window_s"], sp.get("min_speech_fraction", -1.0)):
                 print(f"demo: {line}", flush=True)
         params_file.write_text(yaml.safe_dump(

@@ -14,7 +14,7 @@ from degram_core.events import reported, wrong_score
 from degram_core.heads import AAMSoftmax
 from degram_core.inference import Classifier
 from degram_core.mixing import Augment, NoiseBank, RoomBank, mix_at_snr, power, room_tone
-from degram_core.verification import (enrol, equal_error_rate, identification_accuracy,
+from degram_core.verification import (enroll, equal_error_rate, identification_accuracy,
                                       open_set, trials, unit)
 
 LABELS = ["background", "dog", "speech"]
@@ -52,19 +52,19 @@ def clustered(speakers=6, clips=6, spread=0.05, seed=0):
 
 def test_separable_speakers_have_no_errors_and_random_ones_half():
     emb, names = clustered()
-    e = enrol(emb, names, 3, np.random.default_rng(0))
+    e = enroll(emb, names, 3, np.random.default_rng(0))
     assert equal_error_rate(*trials(e))[0] == 0.0
     assert identification_accuracy(e) == 1.0
     known, rejected = open_set(e, ["s0", "s1", "s2"], threshold=0.8)
     assert known == 1.0 and rejected == 1.0
     noise = unit(np.random.default_rng(1).standard_normal(emb.shape))
-    e = enrol(noise, names, 3, np.random.default_rng(0))
+    e = enroll(noise, names, 3, np.random.default_rng(0))
     assert 0.25 < equal_error_rate(*trials(e))[0] < 0.75
 
 
-def test_enrolment_uses_k_clips_and_tests_the_rest():
+def test_enrollment_uses_k_clips_and_tests_the_rest():
     emb, names = clustered(speakers=3, clips=5)
-    e = enrol(emb, names, 2, np.random.default_rng(0))
+    e = enroll(emb, names, 2, np.random.default_rng(0))
     assert e.centroids.shape == (3, 16) and len(e.test_names) == 3 * 3
 
 

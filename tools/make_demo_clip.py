@@ -49,7 +49,7 @@ STRANGER = "1181"  # a speechocean762 test-split speaker
 STRANGER_S = 6.0
 QUIET_S = 6.0
 QUIET_DB = -45.0
-ENROL_S = 4.0  # of FSDD train-split digits per enrolled speaker
+ENROLL_S = 4.0  # of FSDD train-split digits per enrolled speaker
 DIGITS = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8]   # spoken in this order; a repeat takes the next take
 
 
@@ -155,7 +155,7 @@ def main() -> None:
         rows = [r for r in fsdd if r["speaker"] == speaker and r["split"] == "train"]
         parts = []
         for row in rows[::7]:
-            if sum(len(p) for p in parts) / RATE >= ENROL_S:
+            if sum(len(p) for p in parts) / RATE >= ENROLL_S:
                 break
             parts += [load_audio(data / "fsdd" / row["file"], RATE),
                       np.zeros(round(DIGIT_GAP_S * RATE), np.float32)]

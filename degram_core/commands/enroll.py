@@ -34,7 +34,7 @@ def configure(parser):
     parser.add_argument("checkpoint",
                         help="a degram checkpoint (.pt): its embeddings describe voices")
     parser.add_argument("gallery", help="the speaker gallery (.json); created on first enrolment")
-    parser.add_argument("enrol", nargs="*", metavar="NAME FILE",
+    parser.add_argument("enroll", nargs="*", metavar="NAME FILE",
                         help="enrol NAME from one or more audio files (one clip each)")
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--list", action="store_true", help="list the enrolled speakers")
@@ -55,10 +55,10 @@ def run(args) -> int:
     from ..speakers import Gallery, checkpoint_identity
 
     managing = args.list or args.forget is not None or args.identify is not None
-    if managing and args.enrol:
-        raise ValueError(f"enrolment arguments {args.enrol} cannot be combined with "
+    if managing and args.enroll:
+        raise ValueError(f"enrolment arguments {args.enroll} cannot be combined with "
                          f"--list, --forget or --identify")
-    if not managing and len(args.enrol) < 2:
+    if not managing and len(args.enroll) < 2:
         raise ValueError("give NAME FILE... to enrol, or one of --list, --forget NAME, "
                          "--identify FILE... (see degram enroll --help)")
     gallery = Gallery(args.gallery, checkpoint_identity(args.checkpoint))
@@ -80,7 +80,7 @@ def run(args) -> int:
         args.threshold = classifier.operating_point("similarity_threshold", DEFAULT_THRESHOLD)
     if args.identify is not None:
         return identify(args, gallery, classifier)
-    name, files = args.enrol[0], args.enrol[1:]
+    name, files = args.enroll[0], args.enroll[1:]
     embeddings = [embed_file(classifier, path) for path in files]  # all or nothing
     clips = gallery.enroll(name, embeddings)
     return show(args, {"name": name, "added": len(files), "clips": clips},

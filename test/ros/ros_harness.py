@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import yaml
 
-# One DDS domain per test run, shared memory only (ROS2.md); set before rclpy is imported.
+# One DDS domain per test run, shared memory only, so parallel runs never hear each other;
+# set before rclpy is imported.
 os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 100)))
 os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "SHM")
 

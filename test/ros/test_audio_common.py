@@ -4,7 +4,6 @@ ros2 branch), an empty frame_id; a coding we cannot decode refused, counted and 
 import time
 
 import numpy as np
-import pytest
 
 from ros_harness import LATCHED, AudioSource, NodeProcess, stamp  # skips without ROS
 from audio_common_msgs.msg import AudioData, AudioDataStamped, AudioInfo

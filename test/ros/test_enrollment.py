@@ -81,7 +81,7 @@ def start(bus, checkpoint, gallery, tmp_path, run):
     return node, services
 
 
-def test_enrol_identify_forget_and_survive_a_restart(bus, trained_checkpoint, gallery_path,
+def test_enroll_identify_forget_and_survive_a_restart(bus, trained_checkpoint, gallery_path,
                                                      tmp_path, speaker_topic):
     for run in (1, 2):
         (tmp_path / f"run{run}").mkdir()

@@ -165,7 +165,7 @@ def send_f32(source, audio, rate=16000):
 
 
 @pytest.mark.parametrize("sound_events", [{"audio_reliability": "reliable"}], indirect=True)
-def test_formats_floats_floods_and_lost_audio(bus, sound_events):
+def test_formats_floats_floods_and_lost_audio(bus, sound_events):  # noqa: F811 (the fixture)
     source = AudioSource(bus)
 
     def counter(key):

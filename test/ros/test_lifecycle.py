@@ -3,12 +3,11 @@ as a lifecycle manager would; and their live parameters, set through the paramet
 as `ros2 param set` would."""
 import time
 
-import pytest
 
 from ros_harness import AudioSource, NodeProcess  # skips this module without ROS
 from audio_common_msgs.msg import AudioDataStamped
 from degram_ros.msg import SoundEvents
-from lifecycle_msgs.msg import State, Transition
+from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.srv import SetParameters
 from rclpy.parameter import Parameter

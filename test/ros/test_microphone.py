@@ -44,7 +44,7 @@ def virtual_microphone(tmp_path):
             assert server.poll() is None, (tmp_path / "pulseaudio.log").read_text()
             assert time.monotonic() < deadline, "PulseAudio did not start"
             time.sleep(0.1)
-        # An idle null sink runs slow; a silent stream keeps it clocked (ROS2.md).
+        # PulseAudio runs an idle null sink slow; a silent stream keeps it clocked.
         processes.append(subprocess.Popen(
             ["pacat", "-p", "-d", "vsink", "--raw", "--rate=16000", "--channels=1",
              "--format=s16le", "--latency-msec=20", "/dev/zero"], env=full_env))
@@ -86,7 +86,7 @@ def test_microphone_to_sound_events(bus, trained_checkpoint, tmp_path, virtual_m
         chunk = bus.messages("audio/audio_stamped")[-1]
         assert chunk.header.frame_id == "vmic" and len(chunk.audio.data) == 3200
         bus.wait_for(lambda: bus.messages("/sound_events"), timeout=30, what="first window")
-        time.sleep(1.0)  # the first read may lag (ROS2.md); let capture settle
+        time.sleep(1.0)  # PortAudio's first read may lag ~1 s; let capture settle
         played_at = len(bus.messages("/sound_events"))
         subprocess.run(["paplay", "--latency-msec=20", "-d", "vsink", str(wav)], env={**os.environ, **env},
                        check=True, timeout=60)

@@ -174,7 +174,7 @@ def test_shipped_speaker_model_hears_speech_and_knows_nobody_yet(bus, shipped):
     assert named and all(m.speaker == "unknown" for m in named), [m.speaker for m in named]
 
 
-def test_enrolment_from_the_room_keeps_only_speech_and_refuses_too_little(bus, tmp_path):
+def test_enrollment_from_the_room_keeps_only_speech_and_refuses_too_little(bus, tmp_path):
     from test_enrollment import Services
 
     gallery = tmp_path / "room.json"
