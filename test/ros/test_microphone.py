@@ -17,6 +17,14 @@ from synthetic import make_clip
 TOOLS = ("pulseaudio", "pacat", "paplay")
 
 
+class VirtualMicrophone(dict):
+    """The environment a PulseAudio client needs, and the server (a test may pull it away)."""
+
+    def __init__(self, env: dict, server: subprocess.Popen):
+        super().__init__(env)
+        self.server = server
+
+
 @pytest.fixture
 def virtual_microphone(tmp_path):
     """A private PulseAudio server whose default source is a null sink's monitor: what is
@@ -48,7 +56,7 @@ def virtual_microphone(tmp_path):
         processes.append(subprocess.Popen(
             ["pacat", "-p", "-d", "vsink", "--raw", "--rate=16000", "--channels=1",
              "--format=s16le", "--latency-msec=20", "/dev/zero"], env=full_env))
-        yield env
+        yield VirtualMicrophone(env, server=server)
     finally:
         for process in reversed(processes):
             process.terminate()
@@ -99,3 +107,23 @@ def test_microphone_to_sound_events(bus, trained_checkpoint, tmp_path, virtual_m
     finally:  # both stopped before either is judged: a failed assert must not leak one
         codes = events_node.stop(), microphone.stop()
         assert codes == (0, 0), (codes, events_node.output(), microphone.output())
+
+
+def test_a_microphone_whose_device_is_gone_stops_with_a_reason(bus, tmp_path, virtual_microphone):
+    """Every read fails once the sound server is gone: the node must say so and exit (status 1,
+    for a launch file's respawn) rather than spin on the error."""
+    bus.listen(AudioDataStamped, "audio/audio_stamped")
+    microphone = NodeProcess("microphone", {"device": "pulse", "sample_rate": 16000, "channels": 1,
+                                            "chunk": 1600, "frame_id": "vmic"}, tmp_path,
+                             env=virtual_microphone)
+    try:
+        bus.wait_for(lambda: bus.messages("audio/audio_stamped"), timeout=30, what="first chunk")
+        virtual_microphone.server.kill()
+        deadline = time.monotonic() + 30
+        while microphone.alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not microphone.alive(), microphone.output()
+        assert microphone.process.returncode == 1, microphone.output()
+        assert "capture stopped" in microphone.output()
+    finally:
+        microphone.stop()
