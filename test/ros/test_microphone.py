@@ -113,11 +113,13 @@ def test_a_microphone_whose_device_is_gone_stops_with_a_reason(bus, tmp_path, vi
     """Every read fails once the sound server is gone: the node must say so and exit (status 1,
     for a launch file's respawn) rather than spin on the error."""
     bus.listen(AudioDataStamped, "audio/audio_stamped")
+    bus.clear("audio/audio_stamped")  # chunks of an earlier test's microphone are no proof
     microphone = NodeProcess("microphone", {"device": "pulse", "sample_rate": 16000, "channels": 1,
-                                            "chunk": 1600, "frame_id": "vmic"}, tmp_path,
+                                            "chunk": 1600, "frame_id": "gone"}, tmp_path,
                              env=virtual_microphone)
     try:
-        bus.wait_for(lambda: bus.messages("audio/audio_stamped"), timeout=30, what="first chunk")
+        bus.wait_for(lambda: [m for m in bus.messages("audio/audio_stamped")
+                              if m.header.frame_id == "gone"], timeout=30, what="first chunk")
         virtual_microphone.server.kill()
         deadline = time.monotonic() + 30
         while microphone.alive() and time.monotonic() < deadline:
