@@ -86,6 +86,7 @@ class Timeline:
         self.last_end: Counter = Counter()  # end (s into the clip) of each kind's newest window
         self.player = None  # the file_player node: its start_ns is the clip's time zero
         self.sound_labels: list[str] = []  # the sound model's, set once it is loaded
+        self.speaker_gated = True  # False: speaker_id's voice-activity gate is off
 
     def add(self, kind: str, stamp_ns: int, window_s: float, text: str, top: str | None) -> None:
         """`top`: the event or speaker named, None when the window named nothing."""
@@ -137,6 +138,10 @@ class Timeline:
                     if (topic == "sound" and segment["kind"] == "speech"
                             and "speech" not in self.sound_labels):
                         parts.append("sound: not judged (the model knows no speech)")
+                        continue
+                    if (topic == "speaker" and segment["kind"] != "speech"
+                            and not self.speaker_gated):
+                        parts.append("speaker: not judged (voice-activity gate off)")
                         continue
                     verdicts = self.judge(topic, i)
                     total = sum(verdicts.values())
@@ -317,6 +322,7 @@ def main(argv=None) -> None:
             for node in nodes:  # lifecycle nodes: configure + activate, as autostart does
                 node.start_up()
             timeline.sound_labels = nodes[0].classifier.labels  # loaded at configure
+            timeline.speaker_gated = speaker and nodes[1].min_speech() > 0
             printer = make_printer(timeline, speaker)
             nodes.append(printer)
             # The player last: its start delay lets the others match it before audio flows.

@@ -243,6 +243,7 @@ class InferenceNode(LifecycleNode):
             raise StartupError(f"window_s and hop_s must be positive, got {p('window_s')}, {p('hop_s')}")
 
         self.format = AudioFormat(p("sample_rate"), p("channels"), p("sample_format"))
+        self.last_info: tuple | None = None  # the newest AudioInfo's fields
         self.coding: str | None = None  # pcm, mp3, or the name of a coding we refuse
         self.mp3: Mp3Stream | None = None  # the decoder of the current MP3 stream
         self.coding_error: BadAudio | None = None  # the input's coding, when we cannot decode it
@@ -347,6 +348,10 @@ class InferenceNode(LifecycleNode):
     # --- input (executor thread) -------------------------------------------------------
 
     def on_info(self, msg: AudioInfo) -> None:
+        key = (msg.channels, msg.sample_rate, msg.sample_format, msg.bitrate, msg.coding_format)
+        if key == self.last_info:
+            return  # the same AudioInfo again: from both subscriptions, or re-sent every 5 s
+        self.last_info = key
         try:
             self.set_coding(msg.coding_format)
         except BadAudio as error:

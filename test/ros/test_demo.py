@@ -78,6 +78,8 @@ def test_demo_prints_the_timeline_and_scores_the_scene(scene, trained_checkpoint
     assert f"{len(sound)} sound windows, {len(speaker)} speaker windows" in result.stdout, report
     # the fixture's sound model knows no speech: the speech segment is judged by speaker only
     assert "sound: not judged (the model knows no speech)" in result.stdout, report
+    # ... and with the gate off the speaker node speaks over events too: not judged there
+    assert result.stdout.count("speaker: not judged (voice-activity gate off)") == 2, report
     assert "matched 3/3 segments" in result.stdout, report
 
 
