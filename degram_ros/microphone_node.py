@@ -111,7 +111,10 @@ class MicrophoneNode(Node):
 
     def stop(self) -> None:
         self.running = False
-        # Stopping the stream first ends a read that would otherwise block the join.
+        # A read returns within one chunk: join first, since PortAudio calls on one stream from
+        # two threads crash (stop_stream during a read: SIGSEGV, seen in the suite). Only a read
+        # blocked on a device that is gone is ended by stopping the stream under it.
+        self.thread.join(timeout=max(1.0, 4 * self.chunk / self.rate))
         self.stream.stop_stream()
         self.thread.join(timeout=2)
         self.stream.close()

@@ -72,7 +72,8 @@ class NodeProcess:
         return self.process.poll() is None
 
     def output(self) -> str:
-        self.log.flush()
+        if not self.log.closed:  # also after stop(), so a failed assert can still show it
+            self.log.flush()
         return self.log_path.read_text()
 
     def stop(self) -> int:
