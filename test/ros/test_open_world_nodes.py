@@ -138,9 +138,9 @@ def shipped(bus, tmp_path_factory):
         time.sleep(0.5)
         source = AudioSource(bus, start_ns=5_000 * SECOND)
         spans = {}
-        # A lead-in nobody judges: a node's stream starts at the first chunk it hears, which
+        # A lead-in nobody judges (6 s, real time): a node's stream starts at the first chunk it hears, which
         # best effort may deliver a little after our first.
-        source.play(np.zeros(2 * RATE, np.float32), speed=4.0)
+        source.play(np.zeros(6 * RATE, np.float32), speed=1.0)
         speech = speak("Good morning. Could you please open the door and bring me my keys? "
                        "Thank you very much.", tmp / "speech.wav")
         for name, audio in [*signals().items(), ("speech", speech)]:
