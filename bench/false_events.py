@@ -40,12 +40,11 @@ from degram_core.events import DEFAULT_THRESHOLD, SPEECH, reported  # noqa: E402
 from degram_core.inference import Classifier  # noqa: E402
 from degram_core.mixing import NOISE_TRAIN_FRACTION, at_level, room_tone  # noqa: E402
 from degram_core.speakers import DEFAULT_THRESHOLD as SIMILARITY, speech_embedding  # noqa: E402
-from degram_core.vad import VoiceActivity  # noqa: E402
+from degram_core.vad import DEFAULT_MIN_SPEECH, VoiceActivity  # noqa: E402
 from degram_core.verification import unit  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 RATE = 16000
-MIN_SPEECH = 0.25  # the node's fallback (speaker_id_node.DEFAULT_MIN_SPEECH)
 
 
 def node_params(name: str) -> dict:
@@ -141,7 +140,7 @@ def main() -> int:
     similarity = (ss["similarity_threshold"] if ss["similarity_threshold"] >= 0 else
                   speaker.operating_point("similarity_threshold", SIMILARITY))
     min_speech = (ss["min_speech_fraction"] if ss["min_speech_fraction"] >= 0 else
-                  speaker.operating_point("vad_min_speech", MIN_SPEECH))
+                  speaker.operating_point("vad_min_speech", DEFAULT_MIN_SPEECH))
     vad = VoiceActivity()
     print(f"sound: window {sp['window_s']} s, hop {sp['hop_s']} s, threshold {event_threshold:.2f}"
           f"; speaker: window {ss['window_s']} s, hop {ss['hop_s']} s, similarity "

@@ -9,6 +9,7 @@ import torch
 
 from .checkpoint import atomic_save, load_checkpoint
 from .events import BACKGROUND, SPEECH, wrong_score
+from .inference import window_hop_samples
 from .vad import VoiceActivity
 
 GRID = np.round(np.arange(0.30, 1.0, 0.01), 2)
@@ -28,7 +29,7 @@ def windows(wave: np.ndarray, window: int, hop: int) -> np.ndarray:
 @torch.inference_mode()
 def window_probabilities(classifier, wave: np.ndarray, window_s: float, hop_s: float) -> np.ndarray:
     rate = classifier.sample_rate
-    batch = windows(wave, round(window_s * rate), round(hop_s * rate))
+    batch = windows(wave, *window_hop_samples(window_s, hop_s, rate))
     return classifier.probabilities(torch.from_numpy(batch))  # (W, C)
 
 
@@ -63,7 +64,7 @@ def vad_min_speech(vad: VoiceActivity, speech: list[np.ndarray], other: list[np.
                    window_s: float, hop_s: float, min_recall: float = 0.97) -> dict:
     """The largest share of speech frames that still lets `min_recall` of speech windows
     through; with it, the share of non-speech windows that pass."""
-    window, hop = round(window_s * vad.sample_rate), round(hop_s * vad.sample_rate)
+    window, hop = window_hop_samples(window_s, hop_s, vad.sample_rate)
 
     def fractions(waves):
         return np.asarray([vad.speech_fraction(w)[0] for wave in waves

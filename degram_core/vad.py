@@ -19,6 +19,9 @@ from .audio import SAMPLE_RATE
 FRAME = 512  # samples at 16 kHz: 32 ms
 CONTEXT = 64  # samples of the previous frame the model sees first
 SPEECH_PROBABILITY = 0.5  # a frame above this is speech (Silero's own default)
+# Share of a window's frames that must be speech, for models made without a `vad_min_speech`
+# of their own (the shipped speaker model's, chosen by degram calibrate --vad).
+DEFAULT_MIN_SPEECH = 0.25
 
 
 class VADError(ValueError):

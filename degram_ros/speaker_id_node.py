@@ -37,7 +37,7 @@ from degram_core.speakers import (DEFAULT_THRESHOLD, MIN_SPEECH_S, UNKNOWN, Gall
                                   GalleryError, checkpoint_identity, speech_embedding)
 from degram_core.validate import (MIN_ENROL_S, Refused, check_enrol_audio, check_name,
                                   check_recent_seconds)
-from degram_core.vad import VADError, VoiceActivity
+from degram_core.vad import DEFAULT_MIN_SPEECH, VADError, VoiceActivity
 from degram_ros.msg import SpeakerId, VoiceActivity as VoiceActivityMsg
 from degram_ros.srv import Enroll, Forget, ListSpeakers
 
@@ -47,8 +47,6 @@ from .node_runner import StartupError, run_node
 # Requests a service holds while one is served; 20 clients calling at once lost up to half
 # their requests at rclpy's default of 10.
 SERVICE_QUEUE_DEPTH = 100
-# For models made without a `vad_min_speech` of their own (measured in bench/false_events.py).
-DEFAULT_MIN_SPEECH = 0.25
 CLOSED_SET = ("auto", "true", "false")
 
 
