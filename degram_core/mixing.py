@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soxr
 from scipy.signal import fftconvolve
 
 from .audio import SAMPLE_RATE, load_audio
@@ -120,10 +121,21 @@ class RoomBank:
         return (wet * math.sqrt(max(power(wave), 1e-12) / max(power(wet), 1e-12))).astype(np.float32)
 
 
+def band_limit(wave: np.ndarray, rng: np.random.Generator, sample_rate: int = SAMPLE_RATE,
+               rates: tuple[int, ...] = (8000, 11025, 12000)) -> np.ndarray:
+    """Down to a lower rate and back: the band of a phone line, a cheap microphone or an 8 kHz
+    recording (FSDD's), with nothing above the new Nyquist frequency."""
+    rate = int(rng.choice([r for r in rates if r < sample_rate] or [sample_rate]))
+    if rate == sample_rate:
+        return wave
+    narrow = soxr.resample(soxr.resample(wave, sample_rate, rate), rate, sample_rate)
+    return np.pad(narrow, (0, max(0, len(wave) - len(narrow))))[:len(wave)].astype(np.float32)
+
+
 @dataclass
 class Augment:
     """Reverberation, then background (a recording or synthetic room tone) at an SNR drawn in
-    `snr_db`, then gain in `gain_db`; each with its own probability."""
+    `snr_db`, then a narrower band, then gain in `gain_db`; each with its own probability."""
 
     noise: NoiseBank | None = None
     noise_prob: float = 0.0
@@ -131,6 +143,7 @@ class Augment:
     room_tone_prob: float = 0.0  # of the backgrounds added, this share is synthetic room tone
     rooms: RoomBank | None = None
     reverb_prob: float = 0.0
+    band_limit_prob: float = 0.0
     gain_db: tuple[float, float] | None = None
     sample_rate: int = SAMPLE_RATE  # of the clips, for the mains hum of room tone
 
@@ -143,6 +156,8 @@ class Augment:
             else:
                 background = self.noise.sample(len(wave), rng)
             wave = mix_at_snr(wave, background, rng.uniform(*self.snr_db))
+        if self.band_limit_prob and rng.random() < self.band_limit_prob:
+            wave = band_limit(wave, rng, self.sample_rate)
         if self.gain_db is not None:
             wave = wave * np.float32(10 ** (rng.uniform(*self.gain_db) / 20))
         return np.clip(wave, -1.0, 1.0).astype(np.float32)

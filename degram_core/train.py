@@ -21,7 +21,8 @@ from .data import AudioDataset, BalancedSampler, RandomLengthCollate, read_manif
 from .evaluate import predict_dataset
 from .mixing import Augment, NoiseBank, RoomBank
 from .models import build_model
-from .verification import embed_waves, enroll, equal_error_rate, identification_accuracy, trials
+from .verification import (embed_waves, enroll, equal_error_rate, identification_accuracy,
+                           open_set_threshold, trials)
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,8 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 3e-4
     frontend_lr_scale: float = 1.0  # SincGram centres/widths learn at lr * this
-    lr_patience: int = 7  # epochs without validation improvement before lr / 10
+    lr_schedule: str = "plateau"  # or "cosine": lr falls from `lr` to lr * lr_factor over `epochs`
+    lr_patience: int = 7  # plateau: epochs without validation improvement before lr * lr_factor
     lr_factor: float = 0.1
     early_stop: int = 10  # epochs without improvement before stopping
     min_seconds: float = 4.0  # each batch gets a random length in [min, max]
@@ -59,11 +61,13 @@ class TrainConfig:
     noise_exclude: list[str] = field(default_factory=list)  # recordings (by stem) not to mix in
     room_tone_prob: float = 0.0  # share of those backgrounds that are synthetic room tone
     reverb_prob: float = 0.0  # share of clips convolved with a simulated room (pyroomacoustics)
+    band_limit_prob: float = 0.0  # share of clips passed through a narrower band (8-12 kHz rate)
     gain_db: list[float] | None = None  # random gain drawn in [lo, hi] dB
     steps_per_epoch: int | None = None  # cap, to fit a budget
     checkpoint_every: int = 0  # also write last.pt every this many steps (0: at epoch ends only)
     cache_audio: bool = False  # keep decoded clips in memory; small sets without workers
     num_workers: int = 0  # DataLoader processes that decode and augment clips
+    init_from: str = ""  # start from this checkpoint's weights (same model and labels)
     seed: int = 0
     threads: int | None = None  # torch intra-op threads
     tensorboard: bool = True
@@ -111,7 +115,7 @@ def split_items(cfg: TrainConfig):
 
 
 def build_augment(cfg: TrainConfig, sample_rate: int) -> Augment | None:
-    if not (cfg.noise_prob or cfg.reverb_prob or cfg.gain_db):
+    if not (cfg.noise_prob or cfg.reverb_prob or cfg.gain_db or cfg.band_limit_prob):
         return None
     return Augment(noise=(NoiseBank.from_folder(cfg.noise_dir, sample_rate=sample_rate,
                                                 exclude=cfg.noise_exclude)
@@ -120,7 +124,7 @@ def build_augment(cfg: TrainConfig, sample_rate: int) -> Augment | None:
                    room_tone_prob=cfg.room_tone_prob if cfg.noise_dir else 1.0,
                    rooms=(RoomBank(seed=cfg.seed, sample_rate=sample_rate) if cfg.reverb_prob
                           else None),
-                   reverb_prob=cfg.reverb_prob,
+                   reverb_prob=cfg.reverb_prob, band_limit_prob=cfg.band_limit_prob,
                    gain_db=tuple(cfg.gain_db) if cfg.gain_db else None, sample_rate=sample_rate)
 
 
@@ -166,9 +170,15 @@ def validate_speakers(model, val_set: AudioDataset, cfg: TrainConfig) -> dict:
             speakers.append(val_set.labels[val_set.targets[index]])
     embeddings = embed_waves(lambda x: model.embed(x.to(device)), waves)
     model.train(was_training)
-    enrollment = enroll(embeddings, speakers, 3, np.random.default_rng(cfg.seed))
-    eer, threshold = equal_error_rate(*trials(enrollment))
-    return {"val_eer": eer, "similarity_threshold": threshold,
+    rng = np.random.default_rng(cfg.seed)
+    enrollment = enroll(embeddings, speakers, 3, rng)
+    eer, eer_threshold = equal_error_rate(*trials(enrollment))
+    # The node compares a voice with everyone enrolled; its threshold is chosen for a
+    # household: two thirds of the validation speakers known, the others strangers.
+    gallery = max(1, 2 * len(enrollment.names) // 3)
+    return {"val_eer": eer, "val_eer_threshold": eer_threshold,
+            "similarity_threshold": open_set_threshold(embeddings, speakers, gallery, 3, rng),
+            "similarity_gallery": gallery,
             "val_identification": identification_accuracy(enrollment)}
 
 
@@ -280,8 +290,20 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     if frontend:
         groups.append({"params": frontend, "lr": cfg.lr * cfg.frontend_lr_scale})
     optimizer = torch.optim.Adam(groups)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="max", factor=cfg.lr_factor, patience=cfg.lr_patience)
+    if cfg.lr_schedule == "plateau":
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="max", factor=cfg.lr_factor, patience=cfg.lr_patience)
+    elif cfg.lr_schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=cfg.epochs, eta_min=cfg.lr * cfg.lr_factor)
+    else:
+        raise ValueError(f"lr_schedule must be 'plateau' or 'cosine', got {cfg.lr_schedule!r}")
+    if cfg.init_from and not resume:
+        start = load_checkpoint(cfg.init_from)
+        if list(start.get("labels") or []) != labels:
+            raise ValueError(f"init_from {cfg.init_from}: its labels are not this run's "
+                             f"{len(labels)} training labels")
+        model.load_state_dict(start["state_dict"])
     loader, sampler, collate = training_data(cfg, train_set, rank, world)
     state = {"epoch": 0, "best": -1.0, "bad_epochs": 0}
     # Progress inside the epoch being trained: steps taken and their running figures.
@@ -366,7 +388,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
                 probs, val_targets = predict_dataset(model, val_set)
                 val_acc = float(np.mean(probs.argmax(1) == val_targets))
                 val_loss = float(-np.mean(np.log(probs[np.arange(len(probs)), val_targets] + 1e-12)))
-            scheduler.step(val_acc)
+            scheduler.step(val_acc) if cfg.lr_schedule == "plateau" else scheduler.step()
             improved = val_acc > state["best"]
             state = {"epoch": epoch, "best": max(val_acc, state["best"]),
                      "bad_epochs": 0 if improved else state["bad_epochs"] + 1}

@@ -83,3 +83,34 @@ def open_set(e: Enrollment, known: list[str], threshold: float) -> tuple[float, 
     named_right = (best == truth) & (top >= threshold)
     rejected = top < threshold
     return float(named_right[is_known].mean()), float(rejected[~is_known].mean())
+
+
+def open_set_threshold(embeddings: np.ndarray, speakers: list[str], gallery: int, k: int,
+                       rng: np.random.Generator, draws: int = 20) -> float:
+    """The similarity threshold at which a robot that knows `gallery` of these speakers (K
+    clips each) names its people right as often as it rejects the others.
+
+    A stranger is compared with every enrolled person and only its best match counts, so
+    the threshold of single trials (the EER's) lets too many strangers through a gallery."""
+    names = sorted(set(speakers))
+    if not 0 < gallery < len(names):
+        raise ValueError(f"a gallery of {gallery} needs more than {gallery} speakers, "
+                         f"got {len(names)}")
+    known_best, known_right, stranger_best = [], [], []
+    for _ in range(draws):
+        e = enroll(embeddings, speakers, k, rng)
+        chosen = rng.choice(e.names, gallery, replace=False)
+        keep = np.isin(e.names, chosen)
+        scores = e.test @ e.centroids[keep].T
+        top, best = scores.max(1), np.asarray(e.names)[keep][scores.argmax(1)]
+        truth = np.asarray(e.test_names)
+        is_known = np.isin(truth, chosen)
+        known_best.append(top[is_known])
+        known_right.append(best[is_known] == truth[is_known])
+        stranger_best.append(top[~is_known])
+    known_best, known_right = np.concatenate(known_best), np.concatenate(known_right)
+    stranger_best = np.concatenate(stranger_best)
+    candidates = np.unique(np.concatenate([known_best, stranger_best]))
+    named = np.array([(known_right & (known_best >= t)).mean() for t in candidates])
+    rejected = np.array([(stranger_best < t).mean() for t in candidates])
+    return float(candidates[int(np.argmin(np.abs(named - rejected)))])

@@ -13,9 +13,10 @@ from degram_core.calibrate import event_threshold, store, windows
 from degram_core.events import reported, wrong_score
 from degram_core.heads import AAMSoftmax
 from degram_core.inference import Classifier
-from degram_core.mixing import Augment, NoiseBank, RoomBank, mix_at_snr, power, room_tone
+from degram_core.mixing import (Augment, NoiseBank, RoomBank, band_limit, mix_at_snr, power,
+                                room_tone)
 from degram_core.verification import (enroll, equal_error_rate, identification_accuracy,
-                                      open_set, trials, unit)
+                                      open_set, open_set_threshold, trials, unit)
 
 LABELS = ["background", "dog", "speech"]
 
@@ -60,6 +61,26 @@ def test_separable_speakers_have_no_errors_and_random_ones_half():
     noise = unit(np.random.default_rng(1).standard_normal(emb.shape))
     e = enroll(noise, names, 3, np.random.default_rng(0))
     assert 0.25 < equal_error_rate(*trials(e))[0] < 0.75
+
+
+def test_the_open_set_threshold_balances_people_named_and_strangers_rejected():
+    # Loose clusters: single trials overlap a little, and a stranger's best match among a
+    # gallery is higher than a single impostor trial, so the gallery threshold sits higher.
+    emb, names = clustered(speakers=12, clips=8, spread=0.35, seed=2)
+    e = enroll(emb, names, 3, np.random.default_rng(0))
+    _, eer_threshold = equal_error_rate(*trials(e))
+    threshold = open_set_threshold(emb, names, 8, 3, np.random.default_rng(0))
+    assert threshold > eer_threshold
+    known, rejected = [], []
+    for seed in range(10):
+        rng = np.random.default_rng(100 + seed)
+        e = enroll(emb, names, 3, rng)
+        a, b = open_set(e, list(rng.choice(e.names, 8, replace=False)), threshold)
+        known.append(a)
+        rejected.append(b)
+    assert abs(np.mean(known) - np.mean(rejected)) < 0.15
+    with pytest.raises(ValueError, match="gallery of 12"):
+        open_set_threshold(emb, names, 12, 3, np.random.default_rng(0))
 
 
 def test_enrollment_uses_k_clips_and_tests_the_rest():
@@ -135,6 +156,18 @@ def test_room_tone_is_quiet_and_reverberation_keeps_length_and_level():
                       gain_db=(0.0, 0.0))
     out = augment(dry, np.random.default_rng(3))
     assert np.array_equal(out, augment(dry, np.random.default_rng(3)))  # seeded: resumable
+
+
+def test_a_narrower_band_keeps_the_voice_band_and_removes_the_top():
+    t = np.arange(16000) / 16000
+    wave = (0.3 * np.sin(2 * np.pi * 1000 * t) + 0.3 * np.sin(2 * np.pi * 6500 * t)).astype(np.float32)
+    narrow = band_limit(wave, np.random.default_rng(0), rates=(8000,))
+    spectrum = np.abs(np.fft.rfft(narrow[2000:-2000] * np.hanning(12000)))
+    bin_of = lambda hz: int(hz * 12000 / 16000)  # noqa: E731
+    assert len(narrow) == len(wave) and narrow.dtype == np.float32
+    assert spectrum[bin_of(6500)] < 1e-3 * spectrum[bin_of(1000)]
+    kept = np.abs(np.fft.rfft(wave[2000:-2000] * np.hanning(12000)))[bin_of(1000)]
+    assert spectrum[bin_of(1000)] == pytest.approx(kept, rel=0.05)
 
 
 # --- operating points --------------------------------------------------------------------

@@ -243,6 +243,29 @@ def test_a_speaker_embedding_trains_with_aam_and_stores_its_threshold(voices, tm
     # the epoch is chosen by the validation speakers' EER
     assert summary["best_val_accuracy"] == pytest.approx(1.0 - min(float(r["val_eer"]) for r in rows))
     assert "val_eer" in rows[0] and len(summary["labels"]) == 5  # the 3 validation voices are not labels
+    # the node's threshold is the open-set one, with a gallery of 2 of the 3 validation voices
+    assert meta["similarity_gallery"] == 2 and "val_eer_threshold" in meta
+
+
+def test_init_from_starts_at_a_checkpoint_and_cosine_lowers_the_rate(manifest, tmp_path):
+    from degram_core import load_checkpoint
+
+    first = train(config(manifest, tmp_path / "a", epochs=1), progress=False)
+    start = load_checkpoint(first["last"])["state_dict"]
+    cfg = config(manifest, tmp_path / "b", epochs=3, init_from=first["last"], lr_schedule="cosine",
+                 lr_factor=0.01, lr=1e-4)
+    went_on = train(cfg, progress=False)["model"].state_dict()
+    afresh = train(config(manifest, tmp_path / "c", epochs=3, lr=1e-4), progress=False)["model"]
+
+    def distance(weights):
+        return sum(float((weights[k] - start[k]).norm()) for k in start if k.endswith(".weight"))
+    # Three small steps from the checkpoint stay near it; a fresh start is elsewhere.
+    assert distance(went_on) < 0.2 * distance(afresh.state_dict())
+    rates = [float(r["lr"]) for r in read_log(tmp_path / "b")]
+    assert rates[0] < cfg.lr and rates == sorted(rates, reverse=True)
+    assert rates[-1] == pytest.approx(cfg.lr * 0.01)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train(config(manifest, tmp_path / "d", lr_schedule="step"), progress=False)
 
 
 def test_training_mixes_in_background_rooms_and_gain(manifest, tmp_path):
