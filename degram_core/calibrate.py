@@ -61,7 +61,7 @@ def event_threshold(classifier, clips: list[tuple[np.ndarray, str]], window_s: f
 
 
 def vad_min_speech(vad: VoiceActivity, speech: list[np.ndarray], other: list[np.ndarray],
-                   window_s: float, hop_s: float, min_recall: float = 0.97) -> dict:
+                   window_s: float, hop_s: float, min_recall: float = 0.98) -> dict:
     """The largest share of speech frames that still lets `min_recall` of speech windows
     through; with it, the share of non-speech windows that pass."""
     window, hop = window_hop_samples(window_s, hop_s, vad.sample_rate)

@@ -25,7 +25,9 @@ def configure(parser):
     parser.add_argument("--limit", type=int, default=300, help="at most this many --vad clips")
     parser.add_argument("--noise-dir", help="non-speech for --vad: the training part (first 70 %%) "
                                             "of each recording, plus synthetic room tone")
-    parser.add_argument("--min-recall", type=float, default=0.97,
+    # 0.98, not the 0.95 a robot needs: each clip's windows here are read speech, a
+    # conversation has longer pauses between utterances (0.97 here gave 0.93 on test streams).
+    parser.add_argument("--min-recall", type=float, default=0.98,
                         help="--vad: share of speech windows that must pass the gate")
     parser.add_argument("--window-s", type=float, required=True, help="the node's window")
     parser.add_argument("--hop-s", type=float, default=0.5, help="the node's hop")
