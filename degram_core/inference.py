@@ -274,7 +274,8 @@ class StreamingClassifier:
                              f"{sample_rate} Hz); call reset() first")
         stamp_ns = round(self.fed * 1e9 / sample_rate)
         self.fed += len(chunk)
-        windows = self.stream.feed(chunk, sample_rate, stamp_ns)
+        # clipped as Classifier.prepare does, so a stream gets predict_windows' answers
+        windows = self.stream.feed(np.clip(chunk, -1.0, 1.0), sample_rate, stamp_ns)
         if not windows:
             return []
         probs = self.classifier.probabilities(torch.from_numpy(np.stack([w.audio for w in windows])))

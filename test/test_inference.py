@@ -134,3 +134,9 @@ def test_samples_beyond_full_scale_give_finite_answers(trained_checkpoint):
     prediction = classifier.predict(wave, 16000)
     assert np.isfinite(prediction.probs).all()
     assert np.isfinite(classifier.embed(wave, 16000)).all()
+    # a stream clips as predict_windows does (it used not to: NaN scores, ModelOutputError)
+    whole = classifier.predict_windows(wave, 16000, 0.5, 0.25)
+    streamed = classifier.stream(0.5, 0.25).feed(wave, 16000)
+    assert len(whole) == len(streamed) == 3
+    for a, b in zip(whole, streamed):
+        np.testing.assert_allclose(a.prediction.probs, b.prediction.probs, atol=1e-5)
