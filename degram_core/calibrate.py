@@ -9,7 +9,7 @@ import torch
 
 from .checkpoint import atomic_save, load_checkpoint
 from .events import BACKGROUND, SPEECH, wrong_score
-from .inference import window_hop_samples
+from .stream import full_windows, window_hop_samples
 from .vad import VoiceActivity
 
 GRID = np.round(np.arange(0.30, 1.0, 0.01), 2)
@@ -23,7 +23,7 @@ def windows(wave: np.ndarray, window: int, hop: int) -> np.ndarray:
         start = (window - len(wave)) // 2
         padded[start:start + len(wave)] = wave
         return padded[None]
-    return np.stack([wave[s:s + window] for s in range(0, len(wave) - window + 1, hop)])
+    return full_windows(wave, window, hop)
 
 
 @torch.inference_mode()

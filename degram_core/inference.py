@@ -5,12 +5,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soxr
 import torch
 
 from .audio import AudioError, resample, to_mono
 from .checkpoint import CheckpointError, load_model
 from .models import AudioClassifier
+from .stream import WindowStream, full_windows, window_hop_samples, window_starts
 
 BACKENDS = ("torch", "onnxruntime")
 
@@ -234,77 +234,56 @@ class Classifier:
         """Every full window of a whole clip in one batched call (what `stream` yields)."""
         wave = self.prepare(waveform, sample_rate)
         window, hop = window_hop_samples(window_s, hop_s, self.sample_rate)
-        starts = list(range(0, len(wave) - window + 1, hop))
-        if not starts:
+        batch = full_windows(wave, window, hop)  # (W, window)
+        if not len(batch):
             return []
-        batch = torch.from_numpy(np.stack([wave[s:s + window] for s in starts]))
-        probs = self.probabilities(batch)
+        probs = self.probabilities(torch.from_numpy(batch))
         return [WindowResult(s / self.sample_rate, (s + window) / self.sample_rate,
-                             self.ranked(p, top_k)) for s, p in zip(starts, probs)]
+                             self.ranked(p, top_k))
+                for s, p in zip(window_starts(len(wave), window, hop), probs)]
 
     def stream(self, window_s: float, hop_s: float, top_k: int = 5) -> StreamingClassifier:
         return StreamingClassifier(self, window_s, hop_s, top_k)
 
 
-def window_hop_samples(window_s: float, hop_s: float, rate: int) -> tuple[int, int]:
-    window, hop = round(window_s * rate), round(hop_s * rate)
-    if window < 1 or hop < 1:
-        raise ValueError(f"window and hop must be positive, got {window_s} s / {hop_s} s")
-    return window, hop
-
-
 class StreamingClassifier:
     """Feed chunks of any size; get one result per full window, every hop.
 
-    Chunks at another rate are resampled by one stateful soxr stream, so chunk boundaries
-    leave no seams. Only the samples a future window still needs are kept.
+    The windows are those of the nodes (stream.WindowStream, every window here, none skipped):
+    chunks at another rate are resampled by one stateful soxr stream, so chunk boundaries
+    leave no seams, and only one window and one hop of audio are held. Times count samples
+    from the first one fed.
     """
 
     def __init__(self, classifier: Classifier, window_s: float, hop_s: float, top_k: int = 5):
         self.classifier, self.top_k = classifier, top_k
         self.rate = classifier.sample_rate
         self.window, self.hop = window_hop_samples(window_s, hop_s, self.rate)
-        self.buffer = np.zeros(0, dtype=np.float32)
-        self.buffer_start = 0  # absolute index (at the model's rate) of buffer[0]
-        self.next_start = 0  # absolute index of the next window's first sample
+        self.stream = WindowStream(self.rate, self.window, self.hop)
         self.input_rate: int | None = None
-        self.resampler: soxr.ResampleStream | None = None
-
-    def _to_model_rate(self, chunk: np.ndarray, sample_rate: int) -> np.ndarray:
-        if self.input_rate is None:
-            self.input_rate = sample_rate
-            if sample_rate != self.rate:
-                self.resampler = soxr.ResampleStream(sample_rate, self.rate, 1, dtype="float32")
-        elif sample_rate != self.input_rate:
-            raise AudioError(f"sample rate changed mid-stream ({self.input_rate} -> "
-                             f"{sample_rate} Hz); call reset() first")
-        if self.resampler is None:
-            return chunk
-        return self.resampler.resample_chunk(chunk)
+        self.fed = 0  # input samples since the start (or reset): their count stamps a chunk
 
     def feed(self, chunk, sample_rate: int) -> list[WindowResult]:
         chunk = to_mono(np.asarray(chunk, dtype=np.float32))
         if not np.isfinite(chunk).all():
             raise AudioError("chunk holds NaN or infinite samples")
-        self.buffer = np.concatenate([self.buffer, self._to_model_rate(chunk, sample_rate)])
-        starts = []
-        while self.next_start + self.window <= self.buffer_start + len(self.buffer):
-            starts.append(self.next_start)
-            self.next_start += self.hop
-        results = []
-        if starts:
-            offset = self.buffer_start
-            batch = np.stack([self.buffer[s - offset:s - offset + self.window] for s in starts])
-            probs = self.classifier.probabilities(torch.from_numpy(batch))
-            results = [WindowResult(s / self.rate, (s + self.window) / self.rate,
-                                    self.classifier.ranked(p, self.top_k))
-                       for s, p in zip(starts, probs)]
-        drop = min(self.next_start - self.buffer_start, len(self.buffer))
-        if drop > 0:
-            self.buffer = self.buffer[drop:]
-            self.buffer_start += drop
-        return results
+        if self.input_rate is None:
+            self.input_rate = sample_rate
+        elif sample_rate != self.input_rate:
+            raise AudioError(f"sample rate changed mid-stream ({self.input_rate} -> "
+                             f"{sample_rate} Hz); call reset() first")
+        stamp_ns = round(self.fed * 1e9 / sample_rate)
+        self.fed += len(chunk)
+        # clipped as Classifier.prepare does, so a stream gets predict_windows' answers
+        windows = self.stream.feed(np.clip(chunk, -1.0, 1.0), sample_rate, stamp_ns)
+        if not windows:
+            return []
+        probs = self.classifier.probabilities(torch.from_numpy(np.stack([w.audio for w in windows])))
+        return [WindowResult(w.start / self.rate, (w.start + self.window) / self.rate,
+                             self.classifier.ranked(p, self.top_k))
+                for w, p in zip(windows, probs)]
 
     def reset(self) -> None:
         """Forget all audio and the input rate; times start from zero again."""
-        self.__init__(self.classifier, self.window / self.rate, self.hop / self.rate, self.top_k)
+        self.stream.restart()
+        self.input_rate, self.fed = None, 0

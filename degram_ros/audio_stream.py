@@ -1,15 +1,14 @@
-"""ROS-free audio plumbing of the nodes: decoding audio_common payloads (PCM and MP3) and the
-ring buffer.
+"""ROS-free audio plumbing of the nodes: audio_common's message formats, decoded (PCM and MP3)
+and encoded (PCM S16LE).
 
-Kept apart from rclpy so it is tested directly and reused by every node.
+Kept apart from rclpy so it is tested directly and reused by every node. What happens to the
+audio after decoding (resampling, ring buffer, due windows, stamps) is degram_core.stream's.
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
-import soxr
 
 from degram_core.validate import Refused, check_channels, check_sample_rate
 
@@ -176,95 +175,3 @@ class Mp3Stream:
 def encode_s16le(audio: np.ndarray) -> bytes:
     """Mono float audio in [-1, 1] -> PCM S16LE bytes (what the microphone node publishes)."""
     return np.round(np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
-
-
-class Resampler:
-    """A stateful soxr stream to the model's rate, rebuilt when the input rate changes.
-
-    The stream holds back a few milliseconds of audio (its filter's delay, ~20 ms at 44.1 kHz),
-    so stamps of resampled audio are late by that much; 16 kHz input passes straight through.
-    """
-
-    def __init__(self, target_rate: int):
-        self.target_rate, self.rate, self.stream = target_rate, None, None
-
-    def __call__(self, audio: np.ndarray, rate: int) -> np.ndarray:
-        if rate != self.rate:
-            self.rate = rate
-            self.stream = (None if rate == self.target_rate else
-                           soxr.ResampleStream(rate, self.target_rate, 1, dtype="float32"))
-        return audio if self.stream is None else self.stream.resample_chunk(audio)
-
-
-class StreamClock:
-    """Checks each stamped message against where the previous one ended.
-
-    Stamped more than TOLERANCE_NS earlier: time went backwards (a bag looped, a device
-    restarted), a new stream. Stamped later: audio captured but never received, counted as
-    lost. Best-effort QoS drops messages silently, those above ~512 KB over shared memory and
-    those a full queue overflows; the stamps are the only trace they leave.
-    """
-
-    TOLERANCE_NS = 50_000_000
-
-    def __init__(self):
-        self.end_ns: int | None = None
-        self.lost_ns = 0
-        self.gaps = 0
-
-    def update(self, stamp_ns: int, duration_ns: int) -> bool:
-        """Record a message; True when it starts a new stream."""
-        restarted = False
-        if self.end_ns is not None:
-            if stamp_ns < self.end_ns - self.TOLERANCE_NS:
-                restarted = True
-            elif stamp_ns > self.end_ns + self.TOLERANCE_NS:
-                self.lost_ns += stamp_ns - self.end_ns
-                self.gaps += 1
-        self.end_ns = stamp_ns + duration_ns
-        return restarted
-
-
-class RingBuffer:
-    """The last `capacity` samples at one rate, with the time of every sample.
-
-    Samples are numbered from the first one ever written; the time of sample i is anchored on
-    the newest chunk's stamp (t(i) = stamp + (i - chunk_start) / rate), so a window's stamp is
-    the capture time of its first sample. Thread-safe: the subscription writes, the worker reads.
-    """
-
-    def __init__(self, capacity: int, rate: int):
-        self.capacity, self.rate = capacity, rate
-        self.data = np.zeros(capacity, dtype=np.float32)
-        self.written = 0  # samples ever written
-        self.anchor_index, self.anchor_ns = 0, 0
-        self.lock = threading.Lock()
-
-    def write(self, audio: np.ndarray, stamp_ns: int) -> None:
-        """Append a chunk whose first sample was captured at `stamp_ns`."""
-        with self.lock:
-            self.anchor_index, self.anchor_ns = self.written, stamp_ns
-            overflow = max(0, len(audio) - self.capacity)  # only the newest samples fit
-            self.written += overflow
-            audio = audio[overflow:]
-            start = self.written % self.capacity
-            first = min(len(audio), self.capacity - start)
-            self.data[start:start + first] = audio[:first]
-            self.data[:len(audio) - first] = audio[first:]
-            self.written += len(audio)
-
-    def read(self, start: int, length: int) -> np.ndarray | None:
-        """Samples [start, start + length), or None if they are no longer (or not yet) held."""
-        with self.lock:
-            if start < self.written - self.capacity or start + length > self.written:
-                return None
-            index = np.arange(start, start + length) % self.capacity
-            return self.data[index].copy()
-
-    def stamp_ns(self, index: int) -> int:
-        with self.lock:
-            return self.anchor_ns + round((index - self.anchor_index) * 1e9 / self.rate)
-
-    def reset(self) -> None:
-        with self.lock:
-            self.written, self.anchor_index, self.anchor_ns = 0, 0, 0

@@ -7,10 +7,11 @@ run_node goes through configure and activate at once, so `ros2 run` and the laun
 start a working node in one step.
 
 Threads: on a multi-threaded executor, the audio subscription (its own callback group, so
-messages stay in order) only decodes messages into a ring buffer; one worker thread runs the
-model. When the worker falls behind it jumps to the newest due window and counts the ones it
-skipped, so the queue never grows. Services have a callback group of their own, so a slow
-request (an enrolment) never holds up the audio.
+messages stay in order) only decodes messages and pushes them into the streaming core
+(degram_core.stream.WindowStream: resampling, ring buffer, due windows, stamps); one worker
+thread takes windows from it and runs the model. When the worker falls behind it jumps to the
+newest due window and counts the ones it skipped, so the queue never grows. Services have a
+callback group of their own, so a slow request (an enrolment) never holds up the audio.
 """
 from __future__ import annotations
 
@@ -35,9 +36,9 @@ from std_msgs.msg import Header
 
 from degram_core import CheckpointError, Classifier
 from degram_core.inference import BACKENDS
+from degram_core.stream import StreamClock, WindowStream, window_hop_samples
 
-from .audio_stream import (AudioFormat, BadAudio, Mp3Stream, Resampler, RingBuffer,
-                           StreamClock, check_coding, decode)
+from .audio_stream import AudioFormat, BadAudio, Mp3Stream, check_coding, decode
 from .node_runner import StartupError
 from .share import resolve_share_path
 from .throttle import Throttle
@@ -237,10 +238,11 @@ class InferenceNode(LifecycleNode):
                                f"({p('checkpoint')!r}): {error}") from None
         self.model_name = f"{self.classifier.model.name}:{checkpoint.name}"
         rate = self.classifier.sample_rate
-        self.window = round(p("window_s") * rate)
-        self.hop = round(p("hop_s") * rate)
-        if self.window <= 0 or self.hop <= 0:
-            raise StartupError(f"window_s and hop_s must be positive, got {p('window_s')}, {p('hop_s')}")
+        try:
+            self.window, self.hop = window_hop_samples(p("window_s"), p("hop_s"), rate)
+        except ValueError:
+            raise StartupError(f"window_s and hop_s must be positive, got {p('window_s')}, "
+                               f"{p('hop_s')}") from None
 
         self.format = AudioFormat(p("sample_rate"), p("channels"), p("sample_format"))
         self.last_info: tuple | None = None  # the newest AudioInfo's fields
@@ -251,13 +253,10 @@ class InferenceNode(LifecycleNode):
             self.set_coding(p("coding_format"))
         except BadAudio as error:
             raise StartupError(f"parameter 'coding_format': {error}") from None
-        self.resampler = Resampler(rate)
         # Room for the window plus a few seconds of slack for a slow worker (and the history
         # a subclass wants to look back on, e.g. enrolment from the last seconds heard).
-        self.buffer = RingBuffer(self.window + max(self.hop * 4, round(self.HISTORY_S * rate)), rate)
-        self.wake = threading.Condition()
-        self.generation = 0  # bumped when the stream restarts (time went backwards)
-        self.stream_clock = StreamClock()  # lost audio, stamps going backwards
+        self.stream = WindowStream(rate, self.window, self.hop, capacity=self.window + max(
+            self.hop * 4, round(self.HISTORY_S * rate)))
         self.log_throttle = Throttle(period_s=5.0)
         self.last_end_ns: int | None = None  # MP3: the newest message's stamp
         self.last_audio = time.monotonic()  # arrival of the last message (or activation)
@@ -321,8 +320,7 @@ class InferenceNode(LifecycleNode):
         self.subscriptions_ = []
         self.running = False
         if self.worker is not None:
-            with self.wake:
-                self.wake.notify_all()
+            self.stream.notify_all()
             self.worker.join(timeout=5)
             self.worker = None
 
@@ -422,12 +420,12 @@ class InferenceNode(LifecycleNode):
         except BadAudio as error:
             self.drop(error)
             return
-        duration_ns = round(len(audio) * 1e9 / self.format.sample_rate)
+        rate = self.format.sample_rate
         if stamp_ns is None:  # unstamped audio: its first sample was captured ~duration ago
-            stamp_ns = self.get_clock().now().nanoseconds - duration_ns
-        elif self.stream_clock.update(stamp_ns, duration_ns):
-            self.restart_stream()
-        self.store(audio, self.format.sample_rate, stamp_ns)
+            stamp_ns = self.get_clock().now().nanoseconds - round(len(audio) * 1e9 / rate)
+            self.store(audio, rate, stamp_ns)
+        else:  # capture stamps: checked for lost audio and for time going backwards
+            self.store(audio, rate, stamp_ns, clocked=True)
 
     def accept_mp3(self, data: bytes, stamp_ns: int | None) -> None:
         """MP3 as audio_capture sends it: decoded as it comes, stamped by the decoder from the
@@ -436,8 +434,9 @@ class InferenceNode(LifecycleNode):
             stamp_ns = self.get_clock().now().nanoseconds
         # A message's stamp is its first frame's capture time: earlier than the last one is a
         # new stream (a restarted capture), with a decoder of its own.
-        if self.mp3 is not None and stamp_ns < self.last_end_ns - 50_000_000:
-            self.restart_stream()
+        if self.mp3 is not None and stamp_ns < self.last_end_ns - StreamClock.TOLERANCE_NS:
+            self.stream.restart()
+            self.stream_restarted()
             self.mp3 = None
         if self.mp3 is None:
             self.mp3 = Mp3Stream()
@@ -450,12 +449,10 @@ class InferenceNode(LifecycleNode):
         if len(audio):
             self.store(audio, rate, first_ns)
 
-    def store(self, audio: np.ndarray, rate: int, stamp_ns: int) -> None:
+    def store(self, audio: np.ndarray, rate: int, stamp_ns: int, clocked: bool = False) -> None:
         self.input_error = None
-        audio = self.resampler(audio, rate)
-        with self.wake:
-            self.buffer.write(audio, stamp_ns)
-            self.wake.notify()
+        if self.stream.push(audio, rate, stamp_ns, clocked=clocked):
+            self.stream_restarted()  # the stream restarted before this audio
 
     def drop(self, error: BadAudio) -> None:
         self.bad[error.reason] += 1
@@ -470,44 +467,29 @@ class InferenceNode(LifecycleNode):
             self.get_logger().warning(text + (f" ({held} more since the last such line)"
                                               if held else ""))
 
-    def restart_stream(self) -> None:
-        """Time went backwards (a bag looped, a device restarted): a new stream."""
+    def stream_restarted(self) -> None:
+        """Time went backwards (a bag looped, a device restarted): a new stream, said and
+        counted (WindowStream has started it)."""
         self.stats["stream_restarts"] += 1
         self.warn("stream_restart", "audio stamps went backwards: starting a new stream")
-        with self.wake:
-            self.buffer.reset()
-            self.generation += 1
 
     # --- model (worker thread) ---------------------------------------------------------
 
     def work(self) -> None:
-        next_start, generation = 0, self.generation
         while self.running:
-            with self.wake:
-                if generation != self.generation:
-                    next_start, generation = 0, self.generation
-                if self.buffer.written < next_start + self.window:
-                    self.wake.wait(timeout=0.2)
-                    continue
-                due = (self.buffer.written - self.window - next_start) // self.hop + 1
-            if due > 1:  # behind: the newest window only, the rest counted as skipped
-                self.stats["windows_skipped"] += due - 1
-                next_start += (due - 1) * self.hop
-            audio = self.buffer.read(next_start, self.window)
-            if audio is None:  # overwritten while we waited
-                self.stats["windows_skipped"] += 1
-                next_start += self.hop
+            # behind: the newest due window only, the rest counted as skipped
+            window, skipped = self.stream.wait_window(timeout=0.2)
+            self.stats["windows_skipped"] += skipped
+            if window is None:
                 continue
-            stamp_ns = self.buffer.stamp_ns(next_start)
             started = time.perf_counter()
             try:
-                self.handle_window(audio, stamp_ns)
+                self.handle_window(window.audio, window.stamp_ns)
             except Exception as error:  # one bad window must not stop the node
                 self.stats["inference_errors"] += 1
                 self.report_inference_error(error)
             self.latencies.append(time.perf_counter() - started)
             self.stats["windows_processed"] += 1
-            next_start += self.hop
 
     def report_inference_error(self, error: Exception) -> None:
         self.get_logger().error(f"inference failed: {error}", throttle_duration_sec=5.0)
@@ -544,8 +526,8 @@ class InferenceNode(LifecycleNode):
             "coding": self.coding,
             "mp3_bad_frames": str(self.mp3.bad_frames if self.mp3 else 0),
             "stream_restarts": str(self.stats["stream_restarts"]),
-            "lost_audio_s": f"{self.stream_clock.lost_ns / 1e9:.3f}",
-            "audio_gaps": str(self.stream_clock.gaps),
+            "lost_audio_s": f"{self.stream.clock.lost_ns / 1e9:.3f}",
+            "audio_gaps": str(self.stream.clock.gaps),
             "inference_errors": str(self.stats["inference_errors"]),
             **self.extra_diagnostics(),
         }

@@ -217,12 +217,9 @@ class SpeakerIdNode(InferenceNode):
 
     def recent_audio(self, seconds: float) -> np.ndarray:
         """The last `seconds` the node heard, at the model's rate, from the ring buffer."""
-        rate = self.buffer.rate  # the model's
-        seconds = check_recent_seconds(seconds, held_s=self.buffer.capacity / rate)
-        wanted = round(seconds * rate)
-        with self.wake:
-            written = self.buffer.written
-            audio = self.buffer.read(written - wanted, wanted) if written >= wanted else None
+        rate = self.stream.rate  # the model's
+        seconds = check_recent_seconds(seconds, held_s=self.stream.capacity / rate)
+        audio, written = self.stream.recent(round(seconds * rate))
         if audio is None:
             heard = written / rate
             raise Refused("no audio heard yet" if written == 0 else

@@ -1,12 +1,12 @@
-"""The nodes' ROS-free plumbing: decoding audio_common payloads, resampling, the ring buffer."""
+"""The nodes' ROS-free plumbing: decoding audio_common payloads (the stream after decoding:
+test_stream.py)."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from degram_core.validate import MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
-from degram_ros.audio_stream import (FORMATS, AudioFormat, BadAudio, Resampler, RingBuffer,
-                                     StreamClock, decode, encode_s16le)
+from degram_ros.audio_stream import FORMATS, AudioFormat, BadAudio, decode, encode_s16le
 
 S16 = AudioFormat(16000, 1, "S16LE")
 
@@ -46,34 +46,6 @@ def test_bad_payloads_name_their_reason(data, fmt, reason):
     assert error.value.reason == reason
 
 
-def test_resampler_is_seamless_across_chunks():
-    rate_in = 44100
-    tone = np.sin(2 * np.pi * 440 * np.arange(rate_in) / rate_in).astype(np.float32)
-    resample = Resampler(16000)
-    pieces = [resample(tone[i:i + 1000], rate_in) for i in range(0, rate_in, 1000)]
-    out = np.concatenate(pieces)
-    assert 16000 - 500 < len(out) <= 16000  # the filter's delay is still inside the stream
-    reference = np.sin(2 * np.pi * 440 * np.arange(len(out)) / 16000)
-    lag = np.argmax(np.correlate(out[2000:4000], reference[2000:2400], mode="valid"))
-    assert np.abs(out[2000 + lag:2000 + lag + 8000] - reference[2000:10000]).max() < 0.05
-    np.testing.assert_array_equal(resample(tone[:100], 16000), tone[:100])  # 16 kHz passes through
-
-
-def test_ring_buffer_keeps_the_newest_samples_and_their_times():
-    ring = RingBuffer(capacity=10, rate=10)  # 10 Hz: sample i is 0.1 s after sample i-1
-    ring.write(np.arange(6, dtype=np.float32), stamp_ns=5_000_000_000)
-    ring.write(np.arange(6, 13, dtype=np.float32), stamp_ns=5_600_000_000)
-    assert ring.written == 13
-    np.testing.assert_array_equal(ring.read(3, 10), np.arange(3, 13))
-    assert ring.read(2, 3) is None  # overwritten
-    assert ring.read(10, 5) is None  # not yet written
-    assert ring.stamp_ns(3) == 5_300_000_000 and ring.stamp_ns(12) == 6_200_000_000
-    ring.write(np.arange(100, 125, dtype=np.float32), stamp_ns=6_300_000_000)  # longer than it holds
-    assert ring.written == 38
-    np.testing.assert_array_equal(ring.read(28, 10), np.arange(115, 125))
-    assert ring.stamp_ns(28) == 6_300_000_000 + 1_500_000_000
-
-
 REASONS = {"empty", "odd_length", "unsupported_format", "not_finite", "too_long"}
 
 
@@ -103,19 +75,6 @@ def test_floats_beyond_full_scale_are_clipped():
     data = np.array([3e38, -3e38, 0.5, 1.5], "<f4").tobytes()
     np.testing.assert_array_equal(decode(data, AudioFormat(16000, 1, "F32LE"), 10),
                                   [1.0, -1.0, 0.5, 1.0])
-
-
-def test_stream_clock_counts_lost_audio_and_restarts():
-    clock = StreamClock()
-    second = 1_000_000_000
-    assert not clock.update(10 * second, second)  # 10..11 s
-    assert not clock.update(11 * second + 20_000_000, second)  # 20 ms late: jitter, not loss
-    assert (clock.lost_ns, clock.gaps) == (0, 0)
-    assert not clock.update(14 * second, second)  # 12.02..14 s never arrived
-    assert clock.gaps == 1 and clock.lost_ns == 2 * second - 20_000_000
-    assert clock.update(3 * second, second)  # backwards: a new stream, nothing lost
-    assert not clock.update(4 * second, second)
-    assert clock.gaps == 1
 
 
 def test_mp3_from_lamemp3enc_decodes_in_step_with_the_pcm():

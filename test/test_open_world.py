@@ -207,6 +207,10 @@ def test_the_event_threshold_is_the_lowest_that_keeps_false_events_under_the_lim
 def test_windows_centre_a_short_clip_in_silence():
     w = windows(np.ones(10, np.float32), 20, 5)
     assert w.shape == (1, 20) and w[0, 5:15].all() and not w[0, :5].any()
+    # a longer clip: every full window on the grid the stream and predict_windows use
+    w = windows(np.arange(100, dtype=np.float32), 20, 6)
+    assert w.shape == (14, 20) and (w[:, 0] == np.arange(0, 81, 6)).all()
+    assert (w[-1] == np.arange(78, 98)).all()
 
 
 def test_stored_points_reach_the_classifier_and_the_export(tmp_path):

@@ -87,6 +87,14 @@ def test_transitions_through_the_lifecycle_services(bus, trained_checkpoint, tmp
             bus.diagnostics("sound_events: inference")), what="inactive diagnostics")
         assert diag
 
+        # activated again: nothing until new audio comes (it used to publish again the last
+        # window it had published before it was deactivated)
+        bus.clear(topic)
+        assert managed.transition(Transition.TRANSITION_ACTIVATE)
+        time.sleep(1.5)
+        assert not bus.messages(topic), "published a window it had published before"
+        assert managed.transition(Transition.TRANSITION_DEACTIVATE)
+
         # cleanup frees the model; configure + activate bring it back
         assert managed.transition(Transition.TRANSITION_CLEANUP)
         assert managed.state() == "unconfigured"
