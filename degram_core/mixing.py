@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import soxr
-from scipy.signal import butter, fftconvolve, sosfilt
+from scipy.signal import fftconvolve
 
 from .audio import SAMPLE_RATE, load_audio
 
@@ -54,26 +54,10 @@ def mains_hum(length: int, rng: np.random.Generator, sample_rate: int = SAMPLE_R
     return (wave / math.sqrt(max(power(wave), 1e-20))).astype(np.float32)
 
 
-def rumble(length: int, rng: np.random.Generator, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Ventilation, a fridge, distant traffic: noise with nothing above a cutoff of 60-500 Hz,
-    slowly swelling and fading, unit RMS. A model that never heard it as background takes it
-    for an engine or a helicopter."""
-    cutoff = rng.uniform(60.0, 500.0)
-    sos = butter(4, cutoff, fs=sample_rate, output="sos")
-    wave = sosfilt(sos, rng.standard_normal(length))
-    t = np.arange(length) / sample_rate
-    wave = wave * (1.0 + rng.uniform(0.0, 0.5) * np.sin(2 * np.pi * rng.uniform(0.1, 1.0) * t
-                                                        + rng.uniform(0, 2 * np.pi)))
-    return (wave / math.sqrt(max(power(wave), 1e-20))).astype(np.float32)
-
-
 def room_tone(length: int, rng: np.random.Generator, level_db: tuple[float, float] = (-70, -30),
               sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """A quiet room: pink noise, brown noise or rumble, sometimes with mains hum, at a level
-    drawn in dBFS."""
-    kind = int(rng.integers(3))
-    wave = (rumble(length, rng, sample_rate) if kind == 2 else
-            coloured_noise(length, float(kind + 1), rng))
+    """A quiet room: pink or brown noise, sometimes with mains hum, at a level drawn in dBFS."""
+    wave = coloured_noise(length, float(rng.choice([1.0, 2.0])), rng)
     if rng.random() < 0.4:
         wave = wave + rng.uniform(0.1, 1.0) * mains_hum(length, rng, sample_rate)
     return at_level(wave, rng.uniform(*level_db))
