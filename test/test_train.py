@@ -246,6 +246,21 @@ def test_a_speaker_embedding_trains_with_aam_and_stores_its_threshold(voices, tm
     # the node's threshold is the open-set one, with a gallery of 2 of the 3 validation voices
     assert meta["similarity_gallery"] == 2 and "val_eer_threshold" in meta
 
+    # `degram calibrate --speakers RECIPE` chooses it again, on the same validation voices
+    from degram_core.checkpoint import atomic_save
+    from degram_core.cli import main
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({"train_manifest": str(voices), "train_split": "train",
+                                      "val_speakers": 3, "val_metric": "eer"}))
+    data = load_checkpoint(summary["best"])
+    data["meta"]["similarity_threshold"] = 2.0  # a value no calibration gives
+    atomic_save(data, summary["best"])
+    assert main(["calibrate", summary["best"], "--speakers", str(recipe), "--window-s", "0.5"]) == 0
+    again = load_checkpoint(summary["best"])["meta"]
+    assert again["similarity_threshold"] == pytest.approx(meta["similarity_threshold"], abs=1e-3)
+    assert again["calibration"]["speakers"]["recipe"] == str(recipe)
+
 
 def test_init_from_starts_at_a_checkpoint_and_cosine_lowers_the_rate(manifest, tmp_path):
     from degram_core import load_checkpoint

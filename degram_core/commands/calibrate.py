@@ -3,6 +3,7 @@ the checkpoint's meta, where the nodes and `degram enroll` find them.
 
     degram calibrate sound.pt --events MANIFEST --fold 4          event_threshold
     degram calibrate speaker.pt --vad MANIFEST --split train --noise-dir DIR   vad_min_speech
+    degram calibrate speaker.pt --speakers config/train_speakers.yaml   similarity_threshold
 """
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ def configure(parser):
     # conversation has longer pauses between utterances (0.97 here gave 0.93 on test streams).
     parser.add_argument("--min-recall", type=float, default=0.98,
                         help="--vad: share of speech windows that must pass the gate")
+    parser.add_argument("--speakers", metavar="RECIPE",
+                        help="speaker embedding: choose similarity_threshold on the validation "
+                             "speakers of this training recipe (as training does)")
     parser.add_argument("--window-s", type=float, required=True, help="the node's window")
     parser.add_argument("--hop-s", type=float, default=0.5, help="the node's hop")
 
@@ -41,8 +45,8 @@ def run(args) -> int:
     from ..inference import Classifier
     from ..mixing import NoiseBank, room_tone
 
-    if not (args.events or args.vad):
-        raise ValueError("give --events MANIFEST and/or --vad MANIFEST")
+    if not (args.events or args.vad or args.speakers):
+        raise ValueError("give --events MANIFEST, --vad MANIFEST and/or --speakers RECIPE")
     record, values = {}, {}
     if args.events:
         classifier = Classifier(args.checkpoint, device="cpu")
@@ -70,6 +74,18 @@ def run(args) -> int:
         values["vad_min_speech"] = result["vad_min_speech"]
         record["vad"] = {**result, "manifest": args.vad, "split": args.split,
                          "noise_dir": args.noise_dir, "window_s": args.window_s}
+    if args.speakers:
+        from ..checkpoint import load_model
+        from ..data import AudioDataset
+        from ..train import TrainConfig, split_items, validate_speakers
+
+        cfg = TrainConfig.from_yaml(args.speakers, {"val_seconds": args.window_s})
+        model = load_model(args.checkpoint)
+        _, val_items = split_items(cfg)
+        result = validate_speakers(model, AudioDataset(val_items, sample_rate=model.sample_rate),
+                                   cfg)
+        values["similarity_threshold"] = result["similarity_threshold"]
+        record["speakers"] = {**result, "recipe": args.speakers, "window_s": args.window_s}
     calibrate.store(args.checkpoint, values, record)
     print(json.dumps(record, indent=2))
     print(f"{args.checkpoint}: stored {values}")
