@@ -117,7 +117,8 @@ def cross_validate_recipe(args) -> int:
         cfg = TrainConfig.from_yaml(args.recipe, {
             "val_fold": val, "exclude_folds": [fold], "out_dir": str(out / key),
             "tensorboard": False, "threads": args.threads})
-        summary = train(cfg, resume=True, progress=False)
+        # a fold that stopped goes on from its last checkpoint, a new one starts afresh
+        summary = train(cfg, resume=(out / key / "last.pt").exists(), progress=False)
         items = read_manifest(cfg.train_manifest)
         clips = lambda f: [(load_audio(i.path), i.label) for i in select(items, folds=[f])]  # noqa: E731
         classifier = Classifier(summary["best"], device="cpu")
