@@ -86,7 +86,8 @@ def main() -> int:
                               frontend_lr_scale=args.frontend_lr_scale,
                               train_snr_db=args.train_snr, tensorboard=False,
                               cache_audio=True)  # 400 clips: decode each once
-            summary = train(cfg, resume=True, progress=False)
+            summary = train(cfg, resume=(Path(cfg.out_dir) / "last.pt").exists(),
+                            progress=False)
             clean = evaluate(summary["best"], str(manifest), folds=[fold], progress=False)
             # (the test fold was held out of training and of every choice made in it)
             noisy = evaluate(summary["best"], str(manifest), folds=[fold], snr_db=args.snr,
