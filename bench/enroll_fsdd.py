@@ -1,4 +1,4 @@
-"""Open-set speaker enrolment on FSDD: how well a gallery built from 3 clips per speaker
+"""Open-set speaker enrollment on FSDD: how well a gallery built from 3 clips per speaker
 identifies the rest, and rejects a speaker never enrolled.
 
     .venv/bin/python bench/enroll_fsdd.py --checkpoint runs/fsdd_speakers/best.pt --unknown theo
@@ -41,7 +41,7 @@ def main() -> int:
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--unknown", required=True, help="speaker held out of the gallery")
     parser.add_argument("--data", type=Path, default=DATA, help="FSDD folder (meta.csv)")
-    parser.add_argument("--shots", type=int, default=3, help="enrolment clips per speaker")
+    parser.add_argument("--shots", type=int, default=3, help="enrollment clips per speaker")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
                         help="the threshold reported in detail")

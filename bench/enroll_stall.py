@@ -1,5 +1,5 @@
-"""Do enrolments stall the audio? The installed speaker_id node hears a clip in real time while
-20 enrolment requests arrive at once; we time the results it publishes.
+"""Do enrollments stall the audio? The installed speaker_id node hears a clip in real time while
+20 enrollment requests arrive at once; we time the results it publishes.
 
     make build && source the workspace (as `make test` does), then
     python bench/enroll_stall.py [--calls 20] [--recent-seconds 3] [--checkpoint PATH]
@@ -53,7 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--recent-seconds", type=float, default=3.0,
-                        help="each request enrols from the last N seconds the node heard")
+                        help="each request enrolls from the last N seconds the node heard")
     parser.add_argument("--checkpoint", default="models/speaker_id.pt")
     parser.add_argument("--baseline-s", type=float, default=8.0)
     args = parser.parse_args()
@@ -105,7 +105,7 @@ def main() -> None:
 
     try:
         if not client.wait_for_service(timeout_sec=60):
-            sys.exit(f"no enrol service; node log: {(tmp / 'speaker_id.log').read_text()}")
+            sys.exit(f"no enroll service; node log: {(tmp / 'speaker_id.log').read_text()}")
         while audio_pub.get_subscription_count() == 0:
             time.sleep(0.05)
         threading.Thread(target=play, daemon=True).start()
@@ -134,7 +134,7 @@ def main() -> None:
         ok = sum(f.result().success for f in futures)
         replies = sorted(t - sent_at for t in done_at.values())
         print(f"speaker_id ({args.checkpoint}), window {config['window_s']} s, hop {hop_s} s; "
-              f"{args.calls} concurrent enrolments from the last {args.recent_seconds:g} s each")
+              f"{args.calls} concurrent enrollments from the last {args.recent_seconds:g} s each")
         print(f"  baseline ({args.baseline_s:g} s, no requests): longest gap between results "
               f"{longest_gap(arrivals, base_start, base_end):.3f} s")
         print(f"  during the requests ({all_done - sent_at:.2f} s until the last reply, "

@@ -4,7 +4,7 @@
     pip install --no-deps resemblyzer==0.1.4 && pip install webrtcvad-wheels librosa   # baseline only
     python bench/speakers.py models/speaker_id.pt [--old OLD.pt] [--no-resemblyzer]
 
-Protocol, the node's own: a speaker is the centroid of K enrolment utterances (unit embeddings
+Protocol, the node's own: a speaker is the centroid of K enrollment utterances (unit embeddings
 averaged), a test utterance is scored by cosine against every centroid.
 - EER over all (test utterance, enrolled speaker) trials of the 125 speakers, K = 3.
 - Identification among N = 20 (mean of 20 random draws of speakers) and N = 125, K = 1 and 3.

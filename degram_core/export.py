@@ -2,7 +2,7 @@
 Jetson) or TorchScript (libtorch, no Python model code).
 
 Both take `waveform` (B, N) float32 at the model's rate, B and N dynamic, and give `logits`
-(B, C) and `embedding` (B, D) (the pooled embedding a speaker-ID node enrols with). Labels,
+(B, C) and `embedding` (B, D) (the pooled embedding a speaker-ID node enrolls with). Labels,
 sample rate, model name and degram version travel inside the file (ONNX metadata_props,
 TorchScript _extra_files), so no checkpoint is needed beside it.
 """

@@ -1,4 +1,4 @@
-"""Open-set, few-shot speaker enrolment: a gallery of speakers, one centroid each.
+"""Open-set, few-shot speaker enrollment: a gallery of speakers, one centroid each.
 
 A speaker is the mean of the L2-normalised embeddings of its enrolled clips, re-normalised
 (the centroid); a clip is identified by cosine similarity with every centroid, and below a
@@ -27,7 +27,7 @@ FORMAT = "degram-gallery"
 VERSION = 1
 UNKNOWN = "unknown"
 # Cosine similarity below which a clip is nobody enrolled. Measured with bench/enroll_fsdd.py
-# (README, "Speaker enrolment"): on the shipped model's recipe trained without the stranger,
+# (README, "Speaker enrollment"): on the shipped model's recipe trained without the stranger,
 # 0.885 of known clips named right and 0.70 of the stranger's rejected; 0.92 and 0.94 tie on
 # the mean over that model and the shipped one. The pooled embeddings are non-negative (ReLU),
 # so even a stranger scores ~0.9: the useful range is narrow and each checkpoint, and each
@@ -84,7 +84,7 @@ class Gallery:
     """Enrolled speakers of one model, persisted in `path` (loaded now if it exists).
 
     `model` names the model whose embeddings are stored (see checkpoint_identity); a file made
-    by another model is refused. Thread-safe: the ROS node enrols from a service callback while
+    by another model is refused. Thread-safe: the ROS node enrolls from a service callback while
     its worker identifies windows.
     """
 
@@ -119,7 +119,7 @@ class Gallery:
             raise self._error("gallery lacks 'speakers' or a positive 'embedding_dim'")
         if speakers and data.get("model") != self.model:
             raise self._error(f"gallery was made with model {data.get('model')!r}, not "
-                              f"{self.model!r}: its embeddings cannot be compared; enrol again "
+                              f"{self.model!r}: its embeddings cannot be compared; enroll again "
                               f"into another gallery file, or use that model")
         loaded = {}
         for name, entry in speakers.items():
@@ -133,7 +133,7 @@ class Gallery:
                                   f"and clips >= 1)")
             loaded[name] = Speaker(mean, clips)
         self.speakers = loaded
-        self.dim = dim if loaded else None  # an empty gallery adopts whichever model enrols next
+        self.dim = dim if loaded else None  # an empty gallery adopts whichever model enrolls next
 
     def _save(self) -> None:
         data = {
@@ -229,7 +229,7 @@ class Gallery:
 
 
 
-# Enrolment keeps only the speech in its audio and needs at least this much of it: below it
+# Enrollment keeps only the speech in its audio and needs at least this much of it: below it
 # an embedding says more about the words than the voice.
 MIN_SPEECH_S = 1.0
 
@@ -270,6 +270,6 @@ def speech_embedding(classifier, vad, wave: np.ndarray, sample_rate: int, window
         kept = [s for s in starts if fraction(s) >= max(min_fraction, 1e-9)]
     if seconds < min_speech_s or not kept:
         raise ValueError(f"only {seconds:.1f} s of speech in {len(audio) / rate:.1f} s of audio; "
-                         f"enrolment needs at least {min_speech_s:g} s of speech")
+                         f"enrollment needs at least {min_speech_s:g} s of speech")
     units = [normalised(classifier.embed(audio[s:s + window], rate)) for s in kept]
     return normalised(np.mean(units, axis=0)), seconds

@@ -155,7 +155,7 @@ def training_data(cfg: TrainConfig, train_set: AudioDataset, rank: int = 0, worl
 
 
 def validate_speakers(model, val_set: AudioDataset, cfg: TrainConfig) -> dict:
-    """EER of the validation speakers with 3 enrolment clips each, test clips cut to the
+    """EER of the validation speakers with 3 enrollment clips each, test clips cut to the
     node's window, and the threshold at that EER (the one the node ships with)."""
     was_training = model.training
     model.eval()

@@ -15,10 +15,10 @@ MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 384_000
 MAX_CHANNELS = 64
 # A name is a label in logs, messages and the gallery file: one short printable line.
 MAX_NAME_CHARS = 64
-# Below MIN_ENROL_S an embedding says more about the words than the voice (FSDD's shortest
-# digits are ~0.3 s). Above MAX_ENROL_S a request costs more memory and time than enrolment
-# needs (embedding takes ~0.56 MB per second of audio); enrol long recordings in several clips.
-MIN_ENROL_S, MAX_ENROL_S = 0.5, 30.0
+# Below MIN_ENROLL_S an embedding says more about the words than the voice (FSDD's shortest
+# digits are ~0.3 s). Above MAX_ENROLL_S a request costs more memory and time than enrollment
+# needs (embedding takes ~0.56 MB per second of audio); enroll long recordings in several clips.
+MIN_ENROLL_S, MAX_ENROLL_S = 0.5, 30.0
 
 
 class Refused(ValueError):
@@ -52,23 +52,23 @@ def check_name(name) -> str:
     return name
 
 
-def check_enrol_audio(samples: int, rate) -> int:
-    """The rate of `samples` given for enrolment, if their length is usable."""
+def check_enroll_audio(samples: int, rate) -> int:
+    """The rate of `samples` given for enrollment, if their length is usable."""
     rate = check_sample_rate(rate)
     seconds = samples / rate
-    if seconds < MIN_ENROL_S:
-        raise Refused(f"{seconds:.2f} s of audio is too little; give at least {MIN_ENROL_S} s")
-    if seconds > MAX_ENROL_S:
-        raise Refused(f"{seconds:.1f} s of audio is too much; give at most {MAX_ENROL_S:g} s "
-                      f"(enrol a longer recording as several clips)")
+    if seconds < MIN_ENROLL_S:
+        raise Refused(f"{seconds:.2f} s of audio is too little; give at least {MIN_ENROLL_S} s")
+    if seconds > MAX_ENROLL_S:
+        raise Refused(f"{seconds:.1f} s of audio is too much; give at most {MAX_ENROLL_S:g} s "
+                      f"(enroll a longer recording as several clips)")
     return rate
 
 
 def check_recent_seconds(seconds, held_s: float) -> float:
-    """Seconds of recent audio to enrol from, given that the last `held_s` are held."""
+    """Seconds of recent audio to enroll from, given that the last `held_s` are held."""
     seconds = float(seconds)
-    if not (math.isfinite(seconds) and seconds >= MIN_ENROL_S):
-        raise Refused(f"with empty audio, recent_seconds must be at least {MIN_ENROL_S} "
+    if not (math.isfinite(seconds) and seconds >= MIN_ENROLL_S):
+        raise Refused(f"with empty audio, recent_seconds must be at least {MIN_ENROLL_S} "
                       f"(got {seconds:g})")
     if seconds > held_s:
         raise Refused(f"only the last {held_s:.1f} s of audio are held; ask for less than "

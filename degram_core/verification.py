@@ -1,6 +1,6 @@
 """Speaker verification and identification figures from embeddings.
 
-The protocol is the node's own: a speaker is the centroid of K enrolment clips (unit
+The protocol is the node's own: a speaker is the centroid of K enrollment clips (unit
 embeddings averaged, re-normalised), a test clip is scored by cosine similarity against
 every centroid. Trials are (test clip, enrolled speaker) pairs: target when they match.
 """
@@ -38,13 +38,13 @@ def equal_error_rate(scores: np.ndarray, targets: np.ndarray) -> tuple[float, fl
 class Enrollment:
     names: list[str]
     centroids: np.ndarray  # (S, D) unit
-    test: np.ndarray  # (T, D) unit embeddings of the clips not used to enrol
+    test: np.ndarray  # (T, D) unit embeddings of the clips not used to enroll
     test_names: list[str]
 
 
 def enroll(embeddings: np.ndarray, speakers: list[str], k: int,
           rng: np.random.Generator) -> Enrollment:
-    """K random clips of each speaker enrol it; the rest are its test clips. Speakers with
+    """K random clips of each speaker enroll it; the rest are its test clips. Speakers with
     fewer than K + 1 clips are left out."""
     speakers = np.asarray(speakers)
     names, centroids, test, test_names = [], [], [], []

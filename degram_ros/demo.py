@@ -223,7 +223,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="playback speed, 1 = real time (default)")
     parser.add_argument("--no-speaker", action="store_true", help="sound events only")
     parser.add_argument("--gallery", help="speaker gallery of enrolled speakers (default: a "
-                        "temporary one, into which the scene's enrol clips are enrolled)")
+                        "temporary one, into which the scene's enroll clips are enrolled)")
     parser.add_argument("--param", action="append", default=[], metavar="NODE.NAME=VALUE",
                         help="set a node parameter, e.g. speaker_id.min_speech_fraction=0.5")
     return parser.parse_args(argv)
@@ -241,7 +241,7 @@ def set_params(parameters: dict, pairs: list[str]) -> None:
 
 def enroll_scene(scene_file: Path, checkpoint: Path, gallery_path: Path, window_s: float,
                 min_speech: float) -> list[str]:
-    """Enrol the speakers the scene's sidecar lists ("enroll": {name: clip}) into a new
+    """Enroll the speakers the scene's sidecar lists ("enroll": {name: clip}) into a new
     gallery, as ~/enroll would: speech only, windows of the node's length averaged."""
     from degram_core.audio import load_audio
     from degram_core.inference import Classifier

@@ -11,7 +11,7 @@ messages stay in order) only decodes messages and pushes them into the streaming
 (degram_core.stream.WindowStream: resampling, ring buffer, due windows, stamps); one worker
 thread takes windows from it and runs the model. When the worker falls behind it jumps to the
 newest due window and counts the ones it skipped, so the queue never grows. Services have a
-callback group of their own, so a slow request (an enrolment) never holds up the audio.
+callback group of their own, so a slow request (an enrollment) never holds up the audio.
 """
 from __future__ import annotations
 
@@ -254,7 +254,7 @@ class InferenceNode(LifecycleNode):
         except BadAudio as error:
             raise StartupError(f"parameter 'coding_format': {error}") from None
         # Room for the window plus a few seconds of slack for a slow worker (and the history
-        # a subclass wants to look back on, e.g. enrolment from the last seconds heard).
+        # a subclass wants to look back on, e.g. enrollment from the last seconds heard).
         self.stream = WindowStream(rate, self.window, self.hop, capacity=self.window + max(
             self.hop * 4, round(self.HISTORY_S * rate)))
         self.log_throttle = Throttle(period_s=5.0)

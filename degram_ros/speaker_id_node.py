@@ -15,9 +15,9 @@ is counted as gated. Every window's voice activity is published on `voice_activi
 behaviour may want "someone is talking" even when nobody is known.
 
 Services run in a callback group of their own on a multi-threaded executor (node_runner),
-windows on the worker thread (InferenceNode): an enrolment (a model pass over a few seconds)
+windows on the worker thread (InferenceNode): an enrollment (a model pass over a few seconds)
 never holds up the audio subscription, and recent audio is read from the ring buffer, which
-holds it already (bench/enroll_stall.py measures the gap between results during enrolments).
+holds it already (bench/enroll_stall.py measures the gap between results during enrollments).
 Each service queues up to SERVICE_QUEUE_DEPTH requests; beyond that DDS drops the oldest
 unanswered ones, without a trace. A client sending bursts needs as deep a queue: every client's
 reader receives every reply of the service and rmw picks out its own only when taking them.
@@ -35,7 +35,7 @@ from std_msgs.msg import Header
 from degram_core.audio import resample
 from degram_core.speakers import (DEFAULT_THRESHOLD, MIN_SPEECH_S, UNKNOWN, Gallery,
                                   GalleryError, checkpoint_identity, speech_embedding)
-from degram_core.validate import (MIN_ENROL_S, Refused, check_enrol_audio, check_name,
+from degram_core.validate import (MIN_ENROLL_S, Refused, check_enroll_audio, check_name,
                                   check_recent_seconds)
 from degram_core.vad import DEFAULT_MIN_SPEECH, VADError, VoiceActivity
 from degram_ros.msg import SpeakerId, VoiceActivity as VoiceActivityMsg
@@ -56,20 +56,20 @@ def rms_db(audio: np.ndarray) -> float:
 
 
 class SpeakerIdNode(InferenceNode):
-    HISTORY_S = 20.0  # enrolment from the room may look back this far (recent_seconds)
+    HISTORY_S = 20.0  # enrollment from the room may look back this far (recent_seconds)
     EXTRA_PARAMETERS = {
         "min_rms_db": (-60.0, "extra energy floor under the voice-activity gate: quieter "
                        "windows are not attributed (dBFS; -200 disables it)"),
         "vad_model": ("", "Silero VAD ONNX file; empty: the one inside the silero-vad package"),
         "min_speech_fraction": (-1.0, "share of a window's 32 ms frames that must be speech for "
                                 "it to be attributed; negative: the model's own (degram info); "
-                                "0 turns the voice-activity gate off (enrolment then uses all "
+                                "0 turns the voice-activity gate off (enrollment then uses all "
                                 "the audio it is given)"),
         "closed_set": ("auto", "with nobody enrolled: true names the checkpoint's own labels, "
                        "false says 'unknown'; auto: labels only for a closed-set classifier, "
                        "not for a speaker-embedding model"),
         "gallery": ("~/.ros/degram/speakers.json", "speaker gallery file (JSON; ~ expanded, "
-                    "created on first enrolment); with speakers in it, identification is open set"),
+                    "created on first enrollment); with speakers in it, identification is open set"),
         "similarity_threshold": (-1.0, "cosine similarity below which a window is 'unknown' "
                                  "in open-set mode; negative: the model's own, chosen on "
                                  "validation speakers (degram info)"),
@@ -78,7 +78,7 @@ class SpeakerIdNode(InferenceNode):
     def __init__(self, name: str = "speaker_id"):
         super().__init__(name)
         self.publisher = self.vad_publisher = None
-        self.enrol_services, self.gallery, self.vad = [], None, None
+        self.enroll_services, self.gallery, self.vad = [], None, None
 
     def configure_outputs(self) -> None:
         path = self.param("gallery")
@@ -87,7 +87,7 @@ class SpeakerIdNode(InferenceNode):
             self.gallery = Gallery(path, model)
         except (GalleryError, OSError) as error:
             # Never start with an empty gallery instead: the speakers in the file would be
-            # overwritten by the next enrolment.
+            # overwritten by the next enrollment.
             raise StartupError(f"cannot use the speaker gallery given by parameter 'gallery' "
                                f"({path!r}): {error}") from None
         try:
@@ -102,7 +102,7 @@ class SpeakerIdNode(InferenceNode):
         self.publisher = self.create_lifecycle_publisher(SpeakerId, "speaker_id", 10)
         self.vad_publisher = self.create_lifecycle_publisher(VoiceActivityMsg, "voice_activity", 10)
         requests = QoSProfile(depth=SERVICE_QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
-        self.enrol_services = [
+        self.enroll_services = [
             self.create_service(srv, name, callback, qos_profile=requests,
                                 callback_group=self.service_group)
             for srv, name, callback in ((Enroll, "~/enroll", self.on_enroll),
@@ -117,9 +117,9 @@ class SpeakerIdNode(InferenceNode):
             f"{self.similarity_threshold():.3f}, speech fraction {self.min_speech():.2f}")
 
     def release_outputs(self) -> None:
-        for service in self.enrol_services:
+        for service in self.enroll_services:
             self.destroy_service(service)
-        self.enrol_services = []
+        self.enroll_services = []
         for publisher in (self.publisher, self.vad_publisher):
             if publisher is not None:
                 self.destroy_lifecycle_publisher(publisher)
@@ -189,12 +189,12 @@ class SpeakerIdNode(InferenceNode):
                 raise Refused("the node is not configured (lifecycle state unconfigured)")
             name = check_name(request.name)
             if len(request.audio):
-                rate = check_enrol_audio(len(request.audio), request.sample_rate)
+                rate = check_enroll_audio(len(request.audio), request.sample_rate)
                 audio = np.asarray(request.audio, dtype=np.float32)
             else:
                 audio, rate = self.recent_audio(request.recent_seconds), classifier.sample_rate
             if rms_db(audio) < self.live["min_rms_db"]:
-                raise Refused(f"audio is too quiet to enrol ({rms_db(audio):.1f} dBFS, "
+                raise Refused(f"audio is too quiet to enroll ({rms_db(audio):.1f} dBFS, "
                               f"below min_rms_db {self.live['min_rms_db']})")
             # With the gate off (synthetic voices in tests, non-speech "speakers") all the
             # audio counts, and the floor is the plain length one.
@@ -202,16 +202,16 @@ class SpeakerIdNode(InferenceNode):
             embedding, speech_s = speech_embedding(
                 classifier, vad if gated else None, audio, rate,
                 self.window / classifier.sample_rate,
-                MIN_SPEECH_S if gated else MIN_ENROL_S)
+                MIN_SPEECH_S if gated else MIN_ENROLL_S)
             response.clips = gallery.enroll(name, embedding)
         except Exception as error:  # see the module's docstring
             response.success, response.message = False, f"not enrolled: {error}"
-            self.get_logger().warning(f"enrolment of {name[:80]!r} refused: {error}")
+            self.get_logger().warning(f"enrollment of {name[:80]!r} refused: {error}")
             return response
         seconds = len(audio) / rate
         response.success = True
         response.message = (f"enrolled {name} from {speech_s:.1f} s of speech in {seconds:.1f} s "
-                            f"of audio ({response.clips} enrolment(s) in total)")
+                            f"of audio ({response.clips} enrollment(s) in total)")
         self.get_logger().info(f"{response.message}; gallery {gallery.path}")
         return response
 

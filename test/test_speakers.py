@@ -49,7 +49,7 @@ def test_identify_ranks_by_cosine_and_rejects_below_threshold(gallery):
 def test_empty_gallery_identifies_nobody(gallery):
     who = gallery.identify([1.0, 2.0], threshold=-1.0)
     assert (who.name, who.candidates) == (UNKNOWN, [])
-    assert not gallery.path.exists()  # created on the first enrolment, not before
+    assert not gallery.path.exists()  # created on the first enrollment, not before
 
 
 def test_gallery_survives_a_restart_and_forget_persists(tmp_path):

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from degram_core.validate import (MAX_CHANNELS, MAX_ENROL_S, MAX_NAME_CHARS, MAX_SAMPLE_RATE,
-                                  MIN_ENROL_S, MIN_SAMPLE_RATE, Refused, check_channels,
-                                  check_enrol_audio, check_name, check_recent_seconds,
+from degram_core.validate import (MAX_CHANNELS, MAX_ENROLL_S, MAX_NAME_CHARS, MAX_SAMPLE_RATE,
+                                  MIN_ENROLL_S, MIN_SAMPLE_RATE, Refused, check_channels,
+                                  check_enroll_audio, check_name, check_recent_seconds,
                                   check_sample_rate)
 
 # What the fields of the services and AudioInfo can carry: any float32/uint32, any string.
@@ -67,23 +67,23 @@ def test_channels_in_range(channels):
 
 @settings(max_examples=500, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))
-def test_enrol_audio_is_refused_or_bounded_in_seconds(samples, rate):
+def test_enroll_audio_is_refused_or_bounded_in_seconds(samples, rate):
     try:
-        checked = check_enrol_audio(samples, rate)
+        checked = check_enroll_audio(samples, rate)
     except Refused:
         return
-    assert checked == rate and MIN_ENROL_S <= samples / rate <= MAX_ENROL_S
+    assert checked == rate and MIN_ENROLL_S <= samples / rate <= MAX_ENROLL_S
 
 
-def test_enrol_audio_limits_name_themselves():
+def test_enroll_audio_limits_name_themselves():
     # 16,000 samples claimed at 8 Hz would be 2,000 s of audio to resample and embed
     with pytest.raises(Refused, match="sample_rate"):
-        check_enrol_audio(16000, 8)
+        check_enroll_audio(16000, 8)
     with pytest.raises(Refused, match="too little"):
-        check_enrol_audio(1600, 16000)
+        check_enroll_audio(1600, 16000)
     with pytest.raises(Refused, match="too much"):
-        check_enrol_audio(31 * 16000, 16000)
-    assert check_enrol_audio(2 * 16000, 16000) == 16000
+        check_enroll_audio(31 * 16000, 16000)
+    assert check_enroll_audio(2 * 16000, 16000) == 16000
 
 
 @settings(max_examples=500, deadline=None)
@@ -93,7 +93,7 @@ def test_recent_seconds_is_refused_or_finite_and_held(seconds, held_s):
         checked = check_recent_seconds(seconds, held_s)
     except Refused:
         return
-    assert math.isfinite(checked) and MIN_ENROL_S <= checked <= held_s
+    assert math.isfinite(checked) and MIN_ENROLL_S <= checked <= held_s
 
 
 @pytest.mark.parametrize("seconds,reason", [

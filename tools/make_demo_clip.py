@@ -8,7 +8,7 @@ noise recording at -45 dBFS), ESC-10 rooster; 0.5 s of silence between segments.
 shipped models never trained on: ESC-10 fold 5 (the sound model's test fold), FSDD test-split
 takes 0-4, a speechocean762 test-split speaker, the last 30 % of a noise recording.
 Also writes enroll/<speaker>.wav: FSDD train-split takes of jackson and theo, which the demo
-enrols before it plays (the shipped speaker model has heard neither). Writes scene.wav (16 kHz
+enrolls before it plays (the shipped speaker model has heard neither). Writes scene.wav (16 kHz
 mono PCM 16), scene.json (the ground truth segments) and ATTRIBUTION.txt (every source, its
 licence and where it lies in the scene).
 
@@ -195,7 +195,7 @@ def main() -> None:
     lines += [f"  {s['start_s']:6.2f}-{s['end_s']:6.2f}  {s['kind']:6s} {s['label']}" for s in segments]
     lines += ["", "Every source file and where it lies in the scene:"]
     lines += [f"  {a:6.2f}-{b:6.2f}  {text}" for a, b, text in sources if a >= 0]
-    lines += ["", "The enrolment clips (enroll/<speaker>.wav), made the same way:"]
+    lines += ["", "The enrollment clips (enroll/<speaker>.wav), made the same way:"]
     lines += [f"  {text}" for a, b, text in sources if a < 0]
     (out / "ATTRIBUTION.txt").write_text("\n".join(lines) + "\n")
     print(f"{out / 'scene.wav'}: {len(scene) / RATE:.2f} s, "

@@ -1,6 +1,6 @@
 """degram enroll: manage a speaker gallery (open-set speaker identification) from audio files.
 
-    degram enroll CHECKPOINT GALLERY NAME FILE...       enrol NAME, one clip per file
+    degram enroll CHECKPOINT GALLERY NAME FILE...       enroll NAME, one clip per file
     degram enroll CHECKPOINT GALLERY --list             speakers and their clip counts
     degram enroll CHECKPOINT GALLERY --forget NAME      remove a speaker
     degram enroll CHECKPOINT GALLERY --identify FILE... who speaks in each file
@@ -10,17 +10,17 @@ from __future__ import annotations
 import argparse
 import json
 
-HELP = "enrol speakers from audio files into a gallery, list, forget, or identify them"
+HELP = "enroll speakers from audio files into a gallery, list, forget, or identify them"
 
 EPILOG = """\
 examples:
-  degram enroll model.pt speakers.json alice a1.wav a2.wav a3.wav   enrol alice (3 clips)
+  degram enroll model.pt speakers.json alice a1.wav a2.wav a3.wav   enroll alice (3 clips)
   degram enroll model.pt speakers.json --list
   degram enroll model.pt speakers.json --identify who.wav
   degram enroll model.pt speakers.json --forget alice
 
 Each file is one clip; a speaker is the mean of its clips' normalised embeddings, so
-enrolling more clips later refines it. The gallery (JSON) is created on the first enrolment
+enrolling more clips later refines it. The gallery (JSON) is created on the first enrollment
 and only ever used with the checkpoint that made it. --identify prints the best speaker and
 its cosine similarity, or "unknown" below --threshold. Exit status: 0 ok, 1 some file failed,
 2 bad arguments or an unusable checkpoint/gallery."""
@@ -33,9 +33,9 @@ def configure(parser):
     parser.epilog = EPILOG
     parser.add_argument("checkpoint",
                         help="a degram checkpoint (.pt): its embeddings describe voices")
-    parser.add_argument("gallery", help="the speaker gallery (.json); created on first enrolment")
+    parser.add_argument("gallery", help="the speaker gallery (.json); created on first enrollment")
     parser.add_argument("enroll", nargs="*", metavar="NAME FILE",
-                        help="enrol NAME from one or more audio files (one clip each)")
+                        help="enroll NAME from one or more audio files (one clip each)")
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--list", action="store_true", help="list the enrolled speakers")
     action.add_argument("--forget", metavar="NAME", help="remove speaker NAME from the gallery")
@@ -56,10 +56,10 @@ def run(args) -> int:
 
     managing = args.list or args.forget is not None or args.identify is not None
     if managing and args.enroll:
-        raise ValueError(f"enrolment arguments {args.enroll} cannot be combined with "
+        raise ValueError(f"enrollment arguments {args.enroll} cannot be combined with "
                          f"--list, --forget or --identify")
     if not managing and len(args.enroll) < 2:
-        raise ValueError("give NAME FILE... to enrol, or one of --list, --forget NAME, "
+        raise ValueError("give NAME FILE... to enroll, or one of --list, --forget NAME, "
                          "--identify FILE... (see degram enroll --help)")
     gallery = Gallery(args.gallery, checkpoint_identity(args.checkpoint))
     if args.list:
@@ -89,7 +89,7 @@ def run(args) -> int:
 
 
 def embed_file(classifier, path: str):
-    """One file's embedding; errors name the file (enrolment stops at the first bad one, so a
+    """One file's embedding; errors name the file (enrollment stops at the first bad one, so a
     speaker is never enrolled from fewer clips than asked)."""
     from ..audio import load_audio
 
@@ -102,7 +102,7 @@ def embed_file(classifier, path: str):
 
 def identify(args, gallery, classifier) -> int:
     if not len(gallery):
-        raise ValueError(f"{gallery.path}: no speakers enrolled yet; enrol some first")
+        raise ValueError(f"{gallery.path}: no speakers enrolled yet; enroll some first")
     results, failed = [], 0
     for path in args.identify:
         try:

@@ -1,4 +1,4 @@
-"""Open-set speaker enrolment in the installed speaker_id node, over real DDS: the ~/enroll,
+"""Open-set speaker enrollment in the installed speaker_id node, over real DDS: the ~/enroll,
 ~/forget and ~/list services, identification against the gallery, refusals that leave the
 node running, and a gallery that survives a restart."""
 import array
@@ -62,7 +62,7 @@ class Services:
 
 @pytest.fixture
 def gallery_path(tmp_path):
-    return tmp_path / "galleries" / "speakers.json"  # folder absent: created on first enrolment
+    return tmp_path / "galleries" / "speakers.json"  # folder absent: created on first enrollment
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def test_enroll_identify_forget_and_survive_a_restart(bus, trained_checkpoint, g
         assert noise_only, [r.header.stamp for r in results]
         assert all(r.speaker == "unknown" and r.score < THRESHOLD for r in noise_only), noise_only
 
-        # Enrol from what the node just heard: its last second is noise, so "carol" is now the
+        # Enroll from what the node just heard: its last second is noise, so "carol" is now the
         # noise voice and the very noise windows that were unknown become hers.
         reply = services.enroll("carol", recent_seconds=1.0)
         assert reply.success and reply.clips == 1, reply.message
@@ -150,7 +150,7 @@ def test_enroll_identify_forget_and_survive_a_restart(bus, trained_checkpoint, g
         services.close()
         assert node.stop() == 0, node.output()
 
-    # A new process reads the same file: the enrolments survived.
+    # A new process reads the same file: the enrollments survived.
     node, services = start(bus, trained_checkpoint, gallery_path, tmp_path, 2)
     try:
         assert services.list() == {"carol": 1, "high": 2}

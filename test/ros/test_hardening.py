@@ -35,7 +35,7 @@ def speaker_id(bus, trained_checkpoint, tmp_path):
     assert node.stop() == 0, node.output()
 
 
-def test_hostile_enrol_requests_are_refused_and_the_node_goes_on(speaker_id):
+def test_hostile_enroll_requests_are_refused_and_the_node_goes_on(speaker_id):
     node, services, gallery = speaker_id
     clip = make_clip("low", 1.0, seed=5)
     for request, reason in (
@@ -101,10 +101,10 @@ def test_a_crowd_of_clients_all_get_answers(bus, speaker_id):
     assert node.alive(), node.output()
 
 
-def test_enrolments_do_not_hold_up_the_audio_thread(bus, tmp_path):
-    """While slow enrolments are served, the executor thread that takes audio (and runs the
+def test_enrollments_do_not_hold_up_the_audio_thread(bus, tmp_path):
+    """While slow enrollments are served, the executor thread that takes audio (and runs the
     diagnostics timer beside it) keeps its beat. The model is made slow on purpose (a 0.25 ms
-    hop): ~3 s per 30 s enrolment here, as a big model on a small robot would be."""
+    hop): ~3 s per 30 s enrollment here, as a big model on a small robot would be."""
     slow = tmp_path / "slow.pt"
     save_checkpoint(slow, build_model("degram-resnet-tiny", 3, hop_length=4), ["a", "b", "c"])
     node = NodeProcess("speaker_id", params(slow, tmp_path / "speakers.json"), tmp_path)
@@ -129,7 +129,7 @@ def test_enrolments_do_not_hold_up_the_audio_thread(bus, tmp_path):
         started = time.monotonic()
         futures = [client.call_async(Enroll.Request(name="long", audio=clip, sample_rate=16000))
                    for _ in range(3)]
-        bus.wait_for(lambda: all(f.done() for f in futures), timeout=120, what="3 enrolments")
+        bus.wait_for(lambda: all(f.done() for f in futures), timeout=120, what="3 enrollments")
         took = time.monotonic() - started
         assert all(f.result().success for f in futures), [f.result().message for f in futures]
     finally:
@@ -140,7 +140,7 @@ def test_enrolments_do_not_hold_up_the_audio_thread(bus, tmp_path):
     gaps = np.diff([started] + [t for t in arrivals if started <= t <= started + took]
                    + [started + took])
     assert took > 4.0, took  # slow enough that a held-up executor would show
-    assert gaps.max() < 1.8, (took, gaps)  # a status every second, enrolments or not
+    assert gaps.max() < 1.8, (took, gaps)  # a status every second, enrollments or not
 
 
 def test_a_damaged_checkpoint_stops_startup_with_one_line(trained_checkpoint, tmp_path):
