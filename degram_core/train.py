@@ -388,7 +388,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
                 probs, val_targets = predict_dataset(model, val_set)
                 val_acc = float(np.mean(probs.argmax(1) == val_targets))
                 val_loss = float(-np.mean(np.log(probs[np.arange(len(probs)), val_targets] + 1e-12)))
-            scheduler.step(val_acc) if cfg.lr_schedule == "plateau" else scheduler.step()
+            if cfg.lr_schedule == "plateau":
+                scheduler.step(val_acc)
+            else:
+                scheduler.step()
             improved = val_acc > state["best"]
             state = {"epoch": epoch, "best": max(val_acc, state["best"]),
                      "bad_epochs": 0 if improved else state["bad_epochs"] + 1}

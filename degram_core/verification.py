@@ -71,16 +71,21 @@ def identification_accuracy(e: Enrollment) -> float:
     return float(np.mean(best == np.asarray(e.test_names)))
 
 
-def open_set(e: Enrollment, known: list[str], threshold: float) -> tuple[float, float]:
-    """Only `known` speakers enrolled: (known test clips named right, strangers' clips
-    rejected) at `threshold`."""
+def best_matches(e: Enrollment, known) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Only `known` speakers enrolled, every test clip against them: (its best score, whether
+    that best match is its own speaker, whether it is one of `known`), each (T,)."""
     keep = np.isin(e.names, known)
     names, centroids = np.asarray(e.names)[keep], e.centroids[keep]
     scores = e.test @ centroids.T
-    best, top = names[scores.argmax(1)], scores.max(1)
     truth = np.asarray(e.test_names)
-    is_known = np.isin(truth, known)
-    named_right = (best == truth) & (top >= threshold)
+    return scores.max(1), names[scores.argmax(1)] == truth, np.isin(truth, known)
+
+
+def open_set(e: Enrollment, known: list[str], threshold: float) -> tuple[float, float]:
+    """Only `known` speakers enrolled: (known test clips named right, strangers' clips
+    rejected) at `threshold`."""
+    top, right, is_known = best_matches(e, known)
+    named_right = right & (top >= threshold)
     rejected = top < threshold
     return float(named_right[is_known].mean()), float(rejected[~is_known].mean())
 
@@ -99,14 +104,9 @@ def open_set_threshold(embeddings: np.ndarray, speakers: list[str], gallery: int
     known_best, known_right, stranger_best = [], [], []
     for _ in range(draws):
         e = enroll(embeddings, speakers, k, rng)
-        chosen = rng.choice(e.names, gallery, replace=False)
-        keep = np.isin(e.names, chosen)
-        scores = e.test @ e.centroids[keep].T
-        top, best = scores.max(1), np.asarray(e.names)[keep][scores.argmax(1)]
-        truth = np.asarray(e.test_names)
-        is_known = np.isin(truth, chosen)
+        top, right, is_known = best_matches(e, rng.choice(e.names, gallery, replace=False))
         known_best.append(top[is_known])
-        known_right.append(best[is_known] == truth[is_known])
+        known_right.append(right[is_known])
         stranger_best.append(top[~is_known])
     known_best, known_right = np.concatenate(known_best), np.concatenate(known_right)
     stranger_best = np.concatenate(stranger_best)
