@@ -57,7 +57,7 @@ def main() -> int:
     embeddings = {}
     for r in rows:
         wave = load_audio(args.data / r["file"], classifier.sample_rate)
-        embeddings[r["file"]] = classifier.embed(wave, classifier.sample_rate)
+        embeddings[r["file"]] = classifier.speaker_vector(wave, classifier.sample_rate)
 
     rng = np.random.default_rng(args.seed)
     known_probes, unknown_probes = [], []
@@ -69,11 +69,14 @@ def main() -> int:
                 unknown_probes += [(speaker, f) for f in files]
                 continue
             shots = set(rng.choice(len(files), args.shots, replace=False).tolist())
-            gallery.enroll(speaker, [embeddings[files[i]] for i in sorted(shots)])
+            gallery.enroll(speaker, [embeddings[files[i]][0] for i in sorted(shots)])
             known_probes += [(speaker, f) for i, f in enumerate(files) if i not in shots]
         # One identification per probe; thresholds only move the unknown line, so score once.
-        known = [(s, gallery.identify(embeddings[f], threshold=-1.0)) for s, f in known_probes]
-        unknown = [gallery.identify(embeddings[f], threshold=-1.0).score for _, f in unknown_probes]
+        def best(f):
+            embedding, cohort = embeddings[f]
+            return gallery.identify(embedding, -np.inf, cohort=cohort)
+        known = [(s, best(f)) for s, f in known_probes]
+        unknown = [best(f).score for _, f in unknown_probes]
 
     def rates(threshold):
         right = np.mean([who.name == s and who.score >= threshold for s, who in known])

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,9 +40,9 @@ from degram_core.calibrate import window_probabilities, windows  # noqa: E402
 from degram_core.events import DEFAULT_THRESHOLD, SPEECH, reported  # noqa: E402
 from degram_core.inference import Classifier  # noqa: E402
 from degram_core.mixing import NOISE_TRAIN_FRACTION, at_level, room_tone  # noqa: E402
-from degram_core.speakers import DEFAULT_THRESHOLD as SIMILARITY, speech_embedding  # noqa: E402
+from degram_core.speakers import DEFAULT_THRESHOLD as SIMILARITY  # noqa: E402
+from degram_core.speakers import Gallery, speech_embedding  # noqa: E402
 from degram_core.vad import DEFAULT_MIN_SPEECH, VoiceActivity  # noqa: E402
-from degram_core.verification import unit  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 RATE = 16000
@@ -111,12 +112,10 @@ def speaker_figures(classifier, gallery, vad, min_speech, threshold, window_s, h
     minutes = len(frames) * hop_s / 60
     passed = [vad.speech_fraction(w)[0] >= min_speech for w in frames]
     names = 0
-    if gallery is not None:
-        names_list, centroids = gallery
-        for w, ok in zip(frames, passed):
-            if ok:
-                e = unit(classifier.embed(w, RATE))
-                names += float((centroids @ e).max()) >= threshold
+    for w, ok in zip(frames, passed):
+        if ok:
+            embedding, cohort = classifier.speaker_vector(w, RATE)
+            names += gallery.identify(embedding, threshold, 1, cohort).known  # as the node does
     out = {"gate passed": float(np.mean(passed))}
     if kind != "speech":
         out["speaker names / min"] = names / minutes
@@ -149,12 +148,11 @@ def main() -> int:
     # Ten strangers enrolled, so that a name on non-speech is possible at all.
     so = data.select(data.from_speechocean762(DATA / "speechocean762"), split="test")
     enrolled = sorted({i.speaker for i in so})[-10:]
-    centroids = []
+    gallery = Gallery(Path(tempfile.mkdtemp()) / "speakers.json", "bench")
     for name in enrolled:
         clips = [i for i in so if i.speaker == name][-3:]
-        centroids.append(speech_embedding(speaker, vad, np.concatenate(
+        gallery.enroll(name, speech_embedding(speaker, vad, np.concatenate(
             [load_audio(i.path) for i in clips]), RATE, ss["window_s"])[0])
-    gallery = (enrolled, np.stack(centroids))
 
     rows, totals = [], {}
     for name, (kind, audio) in streams(rng).items():

@@ -12,6 +12,11 @@ averaged), a test utterance is scored by cosine against every centroid.
   other utterances must be named right, the utterances of 20 strangers rejected (mean of 20 draws).
 - FSDD: its 6 speakers enrolled from K train takes, every test take identified.
 - The embedding of a 1 s window: median ms on one thread.
+A model with a `tnorm_scale` is scored as the node scores it, T-normalised by its training
+speakers (`--no-tnorm`: plain cosine, for comparison). T-norm leaves every identification
+figure as it is (it never reorders the enrolled speakers); EER and the open set move.
+`--validation RECIPE` measures on that recipe's validation speakers (held out of the train
+split, what training chooses on) instead of the test split: for choosing, never the test.
 Whole utterances are embedded (1.6-20 s, median 3.6 s); `--window-s` also scores crops of the
 node's window length from the middle of each test utterance.
 """
@@ -33,15 +38,19 @@ from degram_core import data  # noqa: E402
 from degram_core.audio import load_audio  # noqa: E402
 from degram_core.inference import Classifier  # noqa: E402
 from degram_core.speakers import DEFAULT_THRESHOLD  # noqa: E402
-from degram_core.verification import (embed_waves, enroll, equal_error_rate,  # noqa: E402
-                                      identification_accuracy, open_set, trials, unit)
+from degram_core.verification import (enroll, equal_error_rate,  # noqa: E402
+                                      identification_accuracy, open_set, speaker_vectors,
+                                      trials, unit)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def degram_embedder(path: str):
+def degram_embedder(path: str, tnorm: bool = True):
+    """(waves -> (unit embeddings, cohort cosines or None), its Classifier)."""
     classifier = Classifier(path, device="cpu")
-    return lambda waves: embed_waves(classifier.model.embed, waves), classifier
+    scale = classifier.tnorm_scale if tnorm else None
+    return (lambda waves: speaker_vectors(classifier.model.embed_and_logits, waves, scale),
+            classifier)
 
 
 def resemblyzer_embedder():
@@ -54,7 +63,7 @@ def resemblyzer_embedder():
         for wave in waves:
             trimmed = preprocess_wav(wave, source_sr=16000)
             out.append(encoder.embed_utterance(trimmed if len(trimmed) > 1600 else wave))
-        return unit(np.stack(out))
+        return unit(np.stack(out)), None
     return embed
 
 
@@ -69,38 +78,41 @@ def mfcc_embed(waves):
         rows.append(np.concatenate([m.mean(1), m.std(1)]))
     rows = np.stack(rows)
     rows = (rows - rows.mean(0)) / (rows.std(0) + 1e-9)
-    return unit(rows)
+    return unit(rows), None
 
 
-def figures(emb: np.ndarray, speakers: list[str], threshold: float | None, draws: int = 20) -> dict:
+def figures(emb: np.ndarray, speakers: list[str], threshold: float | None,
+            cohort: np.ndarray | None = None, draws: int = 20) -> dict:
     rng = np.random.default_rng(0)
     out = {}
-    e3 = enroll(emb, speakers, 3, rng)
+    e3 = enroll(emb, speakers, 3, rng, cohort)
     out["EER (K=3)"], eer_threshold = equal_error_rate(*trials(e3))
     names = sorted(set(speakers))
     speakers_arr = np.asarray(speakers)
+    small = 20 if len(names) >= 40 else 2 * len(names) // 3  # 10 of 15 validation speakers
     for k in (1, 3):
         accuracies = []
         for _ in range(draws):
-            chosen = rng.choice(names, 20, replace=False)
+            chosen = rng.choice(names, small, replace=False)
             keep = np.isin(speakers_arr, chosen)
             accuracies.append(identification_accuracy(
                 enroll(emb[keep], list(speakers_arr[keep]), k, rng)))
-        out[f"ID N=20 K={k}"] = float(np.mean(accuracies))
-        out[f"ID N=125 K={k}"] = identification_accuracy(enroll(emb, speakers, k, rng))
+        out[f"ID N={small} K={k}"] = float(np.mean(accuracies))
+        out[f"ID N={len(names)} K={k}"] = identification_accuracy(enroll(emb, speakers, k, rng))
     if threshold is not None:
         known, rejected = [], []
         for _ in range(draws):
-            chosen = rng.choice(names, 40, replace=False)
+            chosen = rng.choice(names, min(40, len(names)), replace=False)
             keep = np.isin(speakers_arr, chosen)
-            e = enroll(emb[keep], list(speakers_arr[keep]), 3, rng)
-            a, b = open_set(e, list(chosen[:20]), threshold)
+            e = enroll(emb[keep], list(speakers_arr[keep]), 3, rng,
+                       None if cohort is None else cohort[keep])
+            a, b = open_set(e, list(chosen[:len(chosen) // 2]), threshold)
             known.append(a)
             rejected.append(b)
         out["open set: known named right"] = float(np.mean(known))
         out["open set: strangers rejected"] = float(np.mean(rejected))
         out["threshold"] = threshold
-    out["EER threshold (test, for reference)"] = eer_threshold
+    out["EER threshold (these speakers, for reference)"] = eer_threshold
     return out
 
 
@@ -109,14 +121,14 @@ def fsdd(embed, k_values=(3, 20)) -> dict:
     train = [i for i in items if i.split == "train"]
     test = [i for i in items if i.split == "test"]
     rng = np.random.default_rng(0)
-    test_emb = embed([load_audio(i.path) for i in test])
+    test_emb = embed([load_audio(i.path) for i in test])[0]  # T-norm keeps the ranking
     out = {}
     for k in k_values:
         names, centroids = [], []
         for name in sorted({i.speaker for i in train}):
             mine = [i for i in train if i.speaker == name]
             picked = [mine[j] for j in rng.choice(len(mine), k, replace=False)]
-            centroids.append(unit(embed([load_audio(i.path) for i in picked]).mean(0)))
+            centroids.append(unit(embed([load_audio(i.path) for i in picked])[0].mean(0)))
             names.append(name)
         best = np.asarray(names)[(test_emb @ np.stack(centroids).T).argmax(1)]
         out[f"FSDD ID K={k}"] = float(np.mean(best == np.asarray([i.speaker for i in test])))
@@ -145,21 +157,34 @@ def main() -> int:
     parser.add_argument("--window-s", type=float, default=None,
                         help="also score test utterances cut to this length (the node's window)")
     parser.add_argument("--cache", default="runs/bench_speakers")
+    parser.add_argument("--no-tnorm", action="store_true",
+                        help="score by plain cosine even where the model T-normalises")
+    parser.add_argument("--validation", metavar="RECIPE",
+                        help="the validation speakers of this training recipe, not the test split")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    items = data.select(data.from_speechocean762(DATA / "speechocean762"), split="test")
+    if args.validation:
+        from degram_core.train import TrainConfig, split_items
+
+        items = split_items(TrainConfig.from_yaml(args.validation))[1]
+        where = f"validation speakers of {args.validation}"
+        args.no_resemblyzer, args.cache = True, str(Path(args.cache) / "validation")
+    else:
+        items = data.select(data.from_speechocean762(DATA / "speechocean762"), split="test")
+        where = "speechocean762 test split"
     speakers = [i.speaker for i in items]
-    print(f"speechocean762 test split: {len(items)} utterances, {len(set(speakers))} speakers",
-          flush=True)
+    print(f"{where}: {len(items)} utterances, {len(set(speakers))} speakers", flush=True)
     waves = [load_audio(i.path) for i in items]
 
     methods = {}
-    embed, classifier = degram_embedder(args.checkpoint)
+    embed, classifier = degram_embedder(args.checkpoint, not args.no_tnorm)
     threshold = classifier.operating_point("similarity_threshold", DEFAULT_THRESHOLD)
+    if args.no_tnorm and classifier.tnorm_scale:
+        threshold = None  # the model's threshold is in T-normalised units
     methods["degram"] = (embed, threshold)
     if args.old:
-        old_embed, old = degram_embedder(args.old)
+        old_embed, old = degram_embedder(args.old, not args.no_tnorm)
         methods["old"] = (old_embed, old.operating_point("similarity_threshold", DEFAULT_THRESHOLD))
     if not args.no_resemblyzer:
         methods["resemblyzer"] = (resemblyzer_embedder(), None)
@@ -172,18 +197,19 @@ def main() -> int:
         started = time.time()
         stored = cache / f"{name}.npy"
         if name in ("resemblyzer", "mfcc") and stored.exists():
-            emb = np.load(stored)  # fixed baselines: embedded once
+            emb, cohort = np.load(stored), None  # fixed baselines: embedded once
         else:
-            emb = embed(waves)
+            emb, cohort = embed(waves)
             if name in ("resemblyzer", "mfcc"):
                 np.save(stored, emb)
-        results[name] = figures(emb, speakers, thr)
+        results[name] = figures(emb, speakers, thr, cohort)
         if args.window_s and name != "mfcc":
             n = int(args.window_s * 16000)
             crops = [w[max(0, (len(w) - n) // 2):][:n] for w in waves]
+            crop_emb, crop_cohort = embed(crops)
             results[name][f"EER (K=3), test cut to {args.window_s:g} s"] = figures(
-                embed(crops), speakers, None)["EER (K=3)"]
-        if name != "mfcc":
+                crop_emb, speakers, None, crop_cohort)["EER (K=3)"]
+        if name != "mfcc" and not args.validation:
             results[name].update(fsdd(embed))
         print(f"{name}: {time.time() - started:.0f} s", flush=True)
 

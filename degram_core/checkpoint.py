@@ -107,7 +107,10 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
 # made; the nodes use them unless a parameter overrides them (`degram info` shows them).
 THRESHOLDS = {
     "event_threshold": "lowest score of a reported sound event",
-    "similarity_threshold": "cosine similarity below which a speaker is 'unknown'",
+    "similarity_threshold": "similarity (T-normalised with tnorm_scale, else cosine) below "
+                            "which a speaker is 'unknown'",
+    "tnorm_scale": "AAM scale: logits / scale are the cosines with the training speakers that "
+                   "normalise a speaker model's similarities (T-norm)",
     "vad_min_speech": "share of a window's frames that must be speech to identify a speaker",
 }
 

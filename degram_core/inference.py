@@ -11,6 +11,7 @@ from .audio import AudioError, resample, to_mono
 from .checkpoint import CheckpointError, load_model
 from .models import AudioClassifier
 from .stream import WindowStream, full_windows, window_hop_samples, window_starts
+from .verification import speaker_vectors
 
 BACKENDS = ("torch", "onnxruntime")
 
@@ -134,6 +135,10 @@ class OnnxModel:
     def embed(self, wave: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.run(wave)[1])  # (B, D)
 
+    def embed_and_logits(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, embedding = self.run(wave)
+        return torch.from_numpy(embedding), torch.from_numpy(logits)  # (B, D), (B, C)
+
 
 def load_backend(checkpoint: str | Path | AudioClassifier, device: str, backend: str,
                  labels: list[str] | None, threads: int | None = None):
@@ -228,6 +233,21 @@ class Classifier:
         """The model's pooled embedding of a clip, (D,)."""
         wave = torch.from_numpy(self.prepare(waveform, sample_rate))[None].to(self.device)
         return finite_output(self.model.embed(wave)[0].cpu().numpy())
+
+    @property
+    def tnorm_scale(self) -> float | None:
+        """For a speaker embedding that normalises its scores by its training speakers
+        (verification.tnorm): the AAM head's scale, logits / scale being the cosines with them."""
+        scale = self.meta.get("tnorm_scale")
+        return float(scale) if scale else None
+
+    @torch.inference_mode()
+    def speaker_vector(self, waveform, sample_rate: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """A clip's embedding (D,) and, for a model with a `tnorm_scale`, its cosines with the
+        model's training speakers (C,), the cohort its scores are normalised by; else None."""
+        wave = torch.from_numpy(self.prepare(waveform, sample_rate))[None].to(self.device)
+        embedding, cohort = speaker_vectors(self.model.embed_and_logits, [wave], self.tnorm_scale)
+        return finite_output(embedding[0]), (None if cohort is None else finite_output(cohort[0]))
 
     def predict_windows(self, waveform, sample_rate: int, window_s: float, hop_s: float,
                         top_k: int = 5) -> list[WindowResult]:

@@ -74,6 +74,11 @@ class AudioClassifier(nn.Module):
         x = self.specaugment(self.frontend(wave))  # (B, T, F)
         return self.embedding(self.backbone(x.unsqueeze(1)))  # (B, 1, T, F) -> (B, D)
 
+    def embed_and_logits(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, N) -> embedding (B, D) and logits (B, C) of one forward pass (eval mode)."""
+        embedding = self.embed(wave)
+        return embedding, self.fc(self.dropout(embedding))
+
     def forward(self, wave: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
         """(B, N) -> logits (B, C); `targets` (B,) in training let a margin head apply it."""
         return self.fc(self.dropout(self.embed(wave)), targets)

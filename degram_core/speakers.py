@@ -24,6 +24,7 @@ from .audio import resample
 from .files import atomic_write
 from .vad import DEFAULT_MIN_SPEECH, FRAME, SPEECH_PROBABILITY
 from .validate import Refused, check_name
+from .verification import tnorm
 
 FORMAT = "degram-gallery"
 VERSION = 1
@@ -214,8 +215,13 @@ class Gallery:
         with self.lock:
             return len(self.speakers)
 
-    def identify(self, embedding, threshold: float, top_k: int = 3) -> Identification:
-        """The most similar speaker by cosine similarity, or UNKNOWN below `threshold`."""
+    def identify(self, embedding, threshold: float, top_k: int = 3,
+                 cohort: np.ndarray | None = None) -> Identification:
+        """The most similar speaker by cosine similarity, or UNKNOWN below `threshold`.
+
+        With `cohort`, the clip's cosines with its model's training speakers (what
+        Classifier.speaker_vector gives a model that T-normalises), the similarities are
+        T-normalised by them (verification.tnorm): the threshold is then in their units."""
         with self.lock:
             if not self.speakers:
                 return Identification(UNKNOWN, 0.0, [])
@@ -224,6 +230,8 @@ class Gallery:
         vector = normalised(embedding)
         self._check_dim(vector)
         scores = centroids @ vector
+        if cohort is not None:
+            scores = tnorm(scores, np.asarray(cohort, dtype=np.float64))
         order = np.argsort(-scores, kind="stable")[:max(1, top_k)]
         candidates = [(names[i], float(scores[i])) for i in order]
         best, score = candidates[0]

@@ -21,8 +21,8 @@ from .data import AudioDataset, BalancedSampler, RandomLengthCollate, read_manif
 from .evaluate import predict_dataset
 from .mixing import Augment, NoiseBank, RoomBank
 from .models import build_model
-from .verification import (embed_waves, enroll, equal_error_rate, identification_accuracy,
-                           open_set_threshold, trials)
+from .verification import (enroll, equal_error_rate, identification_accuracy,
+                           open_set_threshold, speaker_vectors, trials)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ class TrainConfig:
     val_speakers: int = 0  # >0: this many speakers of the training split validate (never trained)
     val_metric: str = "accuracy"  # or "eer": speaker verification of the validation speakers
     val_seconds: float = 2.0  # eer: validation clips are cut to at most this (the node's window)
+    tnorm: bool = False  # eer, AAM head: T-normalise scores by the training speakers (and ship so)
     out_dir: str = "runs/default"
     epochs: int = 100  # at most; early stopping usually ends sooner
     batch_size: int = 64
@@ -156,7 +157,11 @@ def training_data(cfg: TrainConfig, train_set: AudioDataset, rank: int = 0, worl
 
 def validate_speakers(model, val_set: AudioDataset, cfg: TrainConfig) -> dict:
     """EER of the validation speakers with 3 enrollment clips each, test clips cut to the
-    node's window, and the threshold at that EER (the one the node ships with)."""
+    node's window, and the open-set threshold the node ships with.
+
+    With `cfg.tnorm` an AAM model's scores are T-normalised by its training speakers (the
+    head's class centres: verification.tnorm), and `tnorm_scale` in the result tells the nodes
+    to do the same."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -168,18 +173,22 @@ def validate_speakers(model, val_set: AudioDataset, cfg: TrainConfig) -> dict:
             start = max(0, (len(wave) - longest) // 2)
             waves.append(wave[start:start + longest])
             speakers.append(val_set.labels[val_set.targets[index]])
-    embeddings = embed_waves(lambda x: model.embed(x.to(device)), waves)
+    scale = model.cfg.scale if cfg.tnorm and model.cfg.head == "aam" else None
+    embeddings, cohort = speaker_vectors(lambda x: model.embed_and_logits(x.to(device)), waves,
+                                         scale)
     model.train(was_training)
     rng = np.random.default_rng(cfg.seed)
-    enrollment = enroll(embeddings, speakers, 3, rng)
+    enrollment = enroll(embeddings, speakers, 3, rng, cohort)
     eer, eer_threshold = equal_error_rate(*trials(enrollment))
     # The node compares a voice with everyone enrolled; its threshold is chosen for a
     # household: two thirds of the validation speakers known, the others strangers.
     gallery = max(1, 2 * len(enrollment.names) // 3)
     return {"val_eer": eer, "val_eer_threshold": eer_threshold,
-            "similarity_threshold": open_set_threshold(embeddings, speakers, gallery, 3, rng),
+            "similarity_threshold": open_set_threshold(embeddings, speakers, gallery, 3, rng,
+                                                       cohort=cohort),
             "similarity_gallery": gallery,
-            "val_identification": identification_accuracy(enrollment)}
+            "val_identification": identification_accuracy(enrollment),
+            **({"tnorm_scale": float(scale)} if scale else {})}
 
 
 class Logger:

@@ -3,6 +3,12 @@
 The protocol is the node's own: a speaker is the centroid of K enrollment clips (unit
 embeddings averaged, re-normalised), a test clip is scored by cosine similarity against
 every centroid. Trials are (test clip, enrolled speaker) pairs: target when they match.
+
+A model that normalises its scores (T-norm, `cohort` below) gives each test clip its cosines
+with a cohort of other voices, its training speakers: the clip's similarity to an enrolled
+speaker then counts in standard deviations above its similarity to that cohort. A window
+that resembles every voice a little (noise, a child's voice, a cheap microphone) no longer
+passes a threshold that a clear one needs; the ranking of the enrolled speakers is unchanged.
 """
 from __future__ import annotations
 
@@ -18,12 +24,20 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 
 @torch.inference_mode()
-def embed_waves(embed, waves: list[np.ndarray], batch_size: int = 1) -> np.ndarray:
-    """Unit embeddings (N, D) of clips; `embed` maps a (B, N) tensor to (B, D)."""
-    out = []
+def speaker_vectors(forward, waves, tnorm_scale: float | None = None
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Unit embeddings (N, D) of clips, one at a time; `forward` maps a (1, N) tensor to
+    (embedding (1, D), logits (1, C)). Given the AAM scale of a model that T-normalises its
+    scores, also each clip's cosines with the training speakers (N, C): its logits / scale."""
+    embeddings, cohort = [], []
     for wave in waves:
-        out.append(embed(torch.from_numpy(np.asarray(wave, np.float32))[None]).cpu().numpy()[0])
-    return unit(np.stack(out))
+        wave = torch.as_tensor(np.asarray(wave, np.float32) if isinstance(wave, np.ndarray)
+                               else wave).reshape(1, -1)
+        embedding, logits = forward(wave)
+        embeddings.append(embedding[0].float().cpu().numpy())
+        if tnorm_scale:
+            cohort.append(logits[0].float().cpu().numpy() / tnorm_scale)
+    return unit(np.stack(embeddings)), (np.stack(cohort) if tnorm_scale else None)
 
 
 def equal_error_rate(scores: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
@@ -34,20 +48,34 @@ def equal_error_rate(scores: np.ndarray, targets: np.ndarray) -> tuple[float, fl
     return float((fpr[i] + fnr[i]) / 2), float(thresholds[i])
 
 
+def tnorm(scores: np.ndarray, cohort: np.ndarray) -> np.ndarray:
+    """Cosines (..., S) of clips with enrolled speakers, in standard deviations above the
+    clips' mean cosine with a cohort (..., C)."""
+    mean = cohort.mean(-1, keepdims=True)
+    return (scores - mean) / np.maximum(cohort.std(-1, keepdims=True), 1e-6)
+
+
 @dataclass
 class Enrollment:
     names: list[str]
     centroids: np.ndarray  # (S, D) unit
     test: np.ndarray  # (T, D) unit embeddings of the clips not used to enroll
     test_names: list[str]
+    test_cohort: np.ndarray | None = None  # (T, C) their cosines with the cohort: T-norm
+
+    def scores(self) -> np.ndarray:
+        """(T, S): every test clip against every centroid, as the node scores a window."""
+        scores = self.test @ self.centroids.T
+        return scores if self.test_cohort is None else tnorm(scores, self.test_cohort)
 
 
-def enroll(embeddings: np.ndarray, speakers: list[str], k: int,
-          rng: np.random.Generator) -> Enrollment:
+def enroll(embeddings: np.ndarray, speakers: list[str], k: int, rng: np.random.Generator,
+           cohort: np.ndarray | None = None) -> Enrollment:
     """K random clips of each speaker enroll it; the rest are its test clips. Speakers with
-    fewer than K + 1 clips are left out."""
+    fewer than K + 1 clips are left out. `cohort` (N, C): each clip's cosines with the
+    model's cohort, for a model that normalises its scores."""
     speakers = np.asarray(speakers)
-    names, centroids, test, test_names = [], [], [], []
+    names, centroids, test, test_names, test_cohort = [], [], [], [], []
     for name in sorted(set(speakers.tolist())):
         index = rng.permutation(np.flatnonzero(speakers == name))
         if len(index) <= k:
@@ -56,18 +84,20 @@ def enroll(embeddings: np.ndarray, speakers: list[str], k: int,
         centroids.append(unit(embeddings[index[:k]].mean(0)))
         test.append(embeddings[index[k:]])
         test_names += [name] * (len(index) - k)
-    return Enrollment(names, np.stack(centroids), np.concatenate(test), test_names)
+        if cohort is not None:
+            test_cohort.append(cohort[index[k:]])
+    return Enrollment(names, np.stack(centroids), np.concatenate(test), test_names,
+                      np.concatenate(test_cohort) if cohort is not None else None)
 
 
 def trials(e: Enrollment) -> tuple[np.ndarray, np.ndarray]:
     """Scores and target flags of every (test clip, enrolled speaker) pair."""
-    scores = e.test @ e.centroids.T  # (T, S)
     targets = np.asarray(e.test_names)[:, None] == np.asarray(e.names)[None, :]
-    return scores.ravel(), targets.ravel()
+    return e.scores().ravel(), targets.ravel()
 
 
 def identification_accuracy(e: Enrollment) -> float:
-    best = np.asarray(e.names)[(e.test @ e.centroids.T).argmax(1)]
+    best = np.asarray(e.names)[e.scores().argmax(1)]
     return float(np.mean(best == np.asarray(e.test_names)))
 
 
@@ -75,8 +105,7 @@ def best_matches(e: Enrollment, known) -> tuple[np.ndarray, np.ndarray, np.ndarr
     """Only `known` speakers enrolled, every test clip against them: (its best score, whether
     that best match is its own speaker, whether it is one of `known`), each (T,)."""
     keep = np.isin(e.names, known)
-    names, centroids = np.asarray(e.names)[keep], e.centroids[keep]
-    scores = e.test @ centroids.T
+    names, scores = np.asarray(e.names)[keep], e.scores()[:, keep]
     truth = np.asarray(e.test_names)
     return scores.max(1), names[scores.argmax(1)] == truth, np.isin(truth, known)
 
@@ -91,7 +120,8 @@ def open_set(e: Enrollment, known: list[str], threshold: float) -> tuple[float, 
 
 
 def open_set_threshold(embeddings: np.ndarray, speakers: list[str], gallery: int, k: int,
-                       rng: np.random.Generator, draws: int = 20) -> float:
+                       rng: np.random.Generator, draws: int = 20,
+                       cohort: np.ndarray | None = None) -> float:
     """The similarity threshold at which a robot that knows `gallery` of these speakers (K
     clips each) names its people right as often as it rejects the others.
 
@@ -103,7 +133,7 @@ def open_set_threshold(embeddings: np.ndarray, speakers: list[str], gallery: int
                          f"got {len(names)}")
     known_best, known_right, stranger_best = [], [], []
     for _ in range(draws):
-        e = enroll(embeddings, speakers, k, rng)
+        e = enroll(embeddings, speakers, k, rng, cohort)
         top, right, is_known = best_matches(e, rng.choice(e.names, gallery, replace=False))
         known_best.append(top[is_known])
         known_right.append(right[is_known])

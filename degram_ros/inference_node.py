@@ -80,7 +80,7 @@ COMMON_PARAMETERS = {
 LIVE_PARAMETERS = {
     "threshold": (-1.0, 1.0),
     "top_k": (1, 1000),
-    "similarity_threshold": (-1.0, 1.0),
+    "similarity_threshold": (-1.0, 100.0),  # cosine, or T-normalised (standard deviations)
     "min_rms_db": (-200.0, 0.0),
     "min_speech_fraction": (-1.0, 1.0),
 }

@@ -2,7 +2,8 @@
 
 Two modes, chosen per window:
 - open set, when the speaker gallery (parameter `gallery`) holds anyone: the window's embedding
-  is compared with every enrolled speaker by cosine similarity, "unknown" below
+  is compared with every enrolled speaker by cosine similarity (T-normalised by the model's
+  training speakers when the model says so: `tnorm_scale`), "unknown" below
   `similarity_threshold`. Speakers are enrolled at run time through the services
   `~/enroll` (given audio, or the last `recent_seconds` the node heard), `~/forget`, `~/list`;
   the gallery file is rewritten atomically after each change, so it survives restarts.
@@ -70,9 +71,11 @@ class SpeakerIdNode(InferenceNode):
                        "not for a speaker-embedding model"),
         "gallery": ("~/.ros/degram/speakers.json", "speaker gallery file (JSON; ~ expanded, "
                     "created on first enrollment); with speakers in it, identification is open set"),
-        "similarity_threshold": (-1.0, "cosine similarity below which a window is 'unknown' "
-                                 "in open-set mode; negative: the model's own, chosen on "
-                                 "validation speakers (degram info)"),
+        "similarity_threshold": (-1.0, "similarity below which a window is 'unknown' in "
+                                 "open-set mode: T-normalised for a model with a tnorm_scale "
+                                 "(standard deviations above the window's similarity to the "
+                                 "model's training speakers), else cosine; negative: the "
+                                 "model's own, chosen on validation speakers (degram info)"),
     }
 
     def __init__(self, name: str = "speaker_id"):
@@ -158,8 +161,8 @@ class SpeakerIdNode(InferenceNode):
             return
         top_k = self.live["top_k"]
         if len(self.gallery):
-            who = self.gallery.identify(self.classifier.embed(audio, self.classifier.sample_rate),
-                                        self.similarity_threshold(), top_k)
+            embedding, cohort = self.classifier.speaker_vector(audio, self.classifier.sample_rate)
+            who = self.gallery.identify(embedding, self.similarity_threshold(), top_k, cohort)
             speaker, score, candidates = who.name, who.score, who.candidates
             self.stats["windows_open_set"] += 1
         elif self.names_labels():

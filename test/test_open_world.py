@@ -16,7 +16,7 @@ from degram_core.inference import Classifier
 from degram_core.mixing import (Augment, NoiseBank, RoomBank, band_limit, mix_at_snr, power,
                                 room_tone)
 from degram_core.verification import (enroll, equal_error_rate, identification_accuracy,
-                                      open_set, open_set_threshold, trials, unit)
+                                      open_set, open_set_threshold, tnorm, trials, unit)
 
 LABELS = ["background", "dog", "speech"]
 
@@ -90,6 +90,68 @@ def test_the_open_set_threshold_balances_people_named_and_strangers_rejected():
     assert abs(np.mean(known) - np.mean(rejected)) <= 1 / 400
     with pytest.raises(ValueError, match="gallery of 12"):
         open_set_threshold(emb, names, 12, 3, np.random.default_rng(0))
+
+
+def test_tnorm_rejects_a_window_like_everyone_and_keeps_the_ranking(tmp_path):
+    from degram_core.speakers import Gallery
+
+    # Voices share a common direction (they are all speech, through the same model); each
+    # speaker adds a direction of its own. A "hub" window is the common part alone: noise
+    # or a muffled voice that resembles everyone and no one.
+    rng = np.random.default_rng(3)
+    common = unit(rng.standard_normal(64))
+    def voices(n):
+        return unit(common + unit(rng.standard_normal((n, 64))))
+    cohort = voices(40)  # the model's training speakers
+    alice, bob = voices(2)
+    gallery = Gallery(tmp_path / "g.json", "m")
+    gallery.enroll("alice", alice)
+    gallery.enroll("bob", bob)
+    clear = unit(alice + 0.5 * unit(rng.standard_normal(64)))  # alice, in a new window
+    hub = common
+    cosine = {name: gallery.identify(v, -1.0).score for name, v in (("clear", clear),
+                                                                    ("hub", hub))}
+    normed = {name: gallery.identify(v, -np.inf, cohort=cohort @ v)
+              for name, v in (("clear", clear), ("hub", hub))}
+    # by cosine the hub is as much alice as a shipped-model threshold (about 0.6) asks ...
+    assert cosine["hub"] > 0.6 and cosine["clear"] > 0.6
+    # ... against the cohort it is nobody in particular, while alice stands out
+    assert normed["hub"].score < 1.0 < 3.0 < normed["clear"].score
+    assert gallery.identify(clear, 2.0, cohort=cohort @ clear).name == "alice"
+    assert gallery.identify(hub, 2.0, cohort=cohort @ hub).name == "unknown"
+    # T-norm is one shift and scale per window: the enrolled speakers keep their order
+    plain = [n for n, _ in gallery.identify(hub, -1.0).candidates]
+    assert [n for n, _ in normed["hub"].candidates] == plain
+    scores = np.array([[0.9, 0.1]])
+    np.testing.assert_allclose(tnorm(scores, (cohort @ hub)[None]),
+                               (scores - (cohort @ hub).mean()) / (cohort @ hub).std())
+
+
+def test_a_model_with_tnorm_scale_gives_its_cosines_with_its_training_speakers(tmp_path):
+    model = build_model("degram-resnet-tiny", 5, embedding_dim=24, head="aam", scale=30.0)
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, model, list("abcde"))
+    wave = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
+    assert Classifier(path, device="cpu").speaker_vector(wave, 16000)[1] is None  # not asked
+    store(str(path), {"tnorm_scale": 30.0}, {})
+    embedding, cohort = Classifier(path, device="cpu").speaker_vector(wave, 16000)
+    centres = torch.nn.functional.normalize(model.fc.weight).detach().numpy()
+    np.testing.assert_allclose(cohort, centres @ embedding, atol=1e-5)
+    assert np.linalg.norm(embedding) == pytest.approx(1.0)
+    # the exported model carries it and gives the same, from its logits
+    onnx = Classifier(path, device="cpu", backend="onnxruntime")
+    assert onnx.tnorm_scale == 30.0
+    np.testing.assert_allclose(onnx.speaker_vector(wave, 16000)[1], cohort, atol=1e-4)
+
+
+def test_tnorm_in_the_figures_changes_trials_and_not_identification():
+    emb, names = clustered(speakers=8, clips=6, spread=0.3, seed=4)
+    cohort = emb @ unit(np.random.default_rng(5).standard_normal((30, 16))).T
+    plain = enroll(emb, names, 3, np.random.default_rng(0))
+    normed = enroll(emb, names, 3, np.random.default_rng(0), cohort)
+    assert identification_accuracy(plain) == identification_accuracy(normed)
+    assert not np.allclose(trials(plain)[0], trials(normed)[0])
+    np.testing.assert_allclose(normed.scores(), tnorm(plain.scores(), normed.test_cohort))
 
 
 def test_enrollment_uses_k_clips_and_tests_the_rest():

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile
 import torch
@@ -239,6 +240,7 @@ def test_a_speaker_embedding_trains_with_aam_and_stores_its_threshold(voices, tm
     meta = load_checkpoint(summary["best"])["meta"]
     assert meta["speaker_embedding"] is True
     assert 0.0 <= meta["val_eer"] <= 1.0 and -1.0 <= meta["similarity_threshold"] <= 1.0
+    assert "tnorm_scale" not in meta  # plain cosine unless the recipe asks for T-norm
     rows = read_log(tmp_path)
     # the epoch is chosen by the validation speakers' EER
     assert summary["best_val_accuracy"] == pytest.approx(1.0 - min(float(r["val_eer"]) for r in rows))
@@ -252,13 +254,22 @@ def test_a_speaker_embedding_trains_with_aam_and_stores_its_threshold(voices, tm
 
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(yaml.safe_dump({"train_manifest": str(voices), "train_split": "train",
-                                      "val_speakers": 3, "val_metric": "eer"}))
+                                      "val_speakers": 3, "val_metric": "eer", "seed": 7}))
     data = load_checkpoint(summary["best"])
-    data["meta"]["similarity_threshold"] = 2.0  # a value no calibration gives
+    data["meta"]["similarity_threshold"] = 1000.0  # a value no calibration gives
     atomic_save(data, summary["best"])
     assert main(["calibrate", summary["best"], "--speakers", str(recipe), "--window-s", "0.5"]) == 0
     again = load_checkpoint(summary["best"])["meta"]
-    assert again["similarity_threshold"] == pytest.approx(meta["similarity_threshold"], abs=1e-3)
+    # the training's seed: the same validation voices and draws, so the same threshold
+    assert again["similarity_threshold"] == pytest.approx(meta["similarity_threshold"], rel=1e-4)
+    assert again["tnorm_scale"] == 0.0
+    # --tnorm: the threshold in T-normalised units, and the scale the nodes normalise with
+    assert main(["calibrate", summary["best"], "--speakers", str(recipe), "--window-s", "0.5",
+                 "--tnorm"]) == 0
+    normed = load_checkpoint(summary["best"])["meta"]
+    assert normed["tnorm_scale"] == 30.0 and np.isfinite(normed["similarity_threshold"])
+    assert normed["similarity_threshold"] != pytest.approx(meta["similarity_threshold"], rel=1e-3)
+    assert normed["calibration"]["speakers"]["tnorm_scale"] == 30.0
     assert again["calibration"]["speakers"]["recipe"] == str(recipe)
 
 

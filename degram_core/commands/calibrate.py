@@ -4,9 +4,11 @@ the checkpoint's meta, where the nodes and `degram enroll` find them.
     degram calibrate sound.pt --events MANIFEST --fold 4          event_threshold
     degram calibrate speaker.pt --vad MANIFEST --split train --noise-dir DIR   vad_min_speech
     degram calibrate speaker.pt --speakers config/train_speakers.yaml   similarity_threshold
+                                       (--tnorm: T-normalised, stores tnorm_scale)
 """
 from __future__ import annotations
 
+import argparse
 import json
 
 HELP = "choose a model's thresholds on validation data and store them in the checkpoint"
@@ -33,6 +35,9 @@ def configure(parser):
     parser.add_argument("--speakers", metavar="RECIPE",
                         help="speaker embedding: choose similarity_threshold on the validation "
                              "speakers of this training recipe (as training does)")
+    parser.add_argument("--tnorm", action=argparse.BooleanOptionalAction, default=None,
+                        help="--speakers: T-normalise the model's similarities by its training "
+                             "speakers (or --no-tnorm; default: as the recipe says)")
     parser.add_argument("--window-s", type=float, required=True, help="the node's window")
     parser.add_argument("--hop-s", type=float, default=0.5, help="the node's hop")
 
@@ -79,12 +84,16 @@ def run(args) -> int:
         from ..data import AudioDataset
         from ..train import TrainConfig, split_items, validate_speakers
 
-        cfg = TrainConfig.from_yaml(args.speakers, {"val_seconds": args.window_s})
+        cfg = TrainConfig.from_yaml(args.speakers, {"val_seconds": args.window_s,
+                                                    **({} if args.tnorm is None
+                                                       else {"tnorm": args.tnorm})})
         model = load_model(args.checkpoint)
         _, val_items = split_items(cfg)
         result = validate_speakers(model, AudioDataset(val_items, sample_rate=model.sample_rate),
                                    cfg)
         values["similarity_threshold"] = result["similarity_threshold"]
+        # The threshold's units: T-normalised (the nodes must normalise too), or cosine.
+        values["tnorm_scale"] = result.get("tnorm_scale", 0.0)
         record["speakers"] = {**result, "recipe": args.speakers, "window_s": args.window_s}
     calibrate.store(args.checkpoint, values, record)
     print(json.dumps(record, indent=2))

@@ -22,7 +22,8 @@ examples:
 Each file is one clip; a speaker is the mean of its clips' normalised embeddings, so
 enrolling more clips later refines it. The gallery (JSON) is created on the first enrollment
 and only ever used with the checkpoint that made it. --identify prints the best speaker and
-its cosine similarity, or "unknown" below --threshold. Exit status: 0 ok, 1 some file failed,
+its similarity (T-normalised for a model with a tnorm_scale, else cosine), or "unknown" below
+--threshold. Exit status: 0 ok, 1 some file failed,
 2 bad arguments or an unusable checkpoint/gallery."""
 
 
@@ -42,7 +43,7 @@ def configure(parser):
     action.add_argument("--identify", nargs="+", metavar="FILE",
                         help="identify the speaker of each audio file")
     parser.add_argument("--threshold", type=float, default=None,
-                        help=f"cosine similarity below which --identify says unknown (default: "
+                        help=f"similarity below which --identify says unknown (default: "
                              f"the checkpoint's own similarity_threshold, chosen on validation "
                              f"speakers; {DEFAULT_THRESHOLD} for a model without one)")
     parser.add_argument("-k", "--top-k", type=int, default=3,
@@ -81,7 +82,7 @@ def run(args) -> int:
     if args.identify is not None:
         return identify(args, gallery, classifier)
     name, files = args.enroll[0], args.enroll[1:]
-    embeddings = [embed_file(classifier, path) for path in files]  # all or nothing
+    embeddings = [embed_file(classifier, path)[0] for path in files]  # all or nothing
     clips = gallery.enroll(name, embeddings)
     return show(args, {"name": name, "added": len(files), "clips": clips},
                 lambda doc: [f"enrolled {name}: {len(files)} clip(s) added, {clips} in total "
@@ -89,13 +90,14 @@ def run(args) -> int:
 
 
 def embed_file(classifier, path: str):
-    """One file's embedding; errors name the file (enrollment stops at the first bad one, so a
-    speaker is never enrolled from fewer clips than asked)."""
+    """One file's (embedding, cohort cosines or None): Classifier.speaker_vector. Errors name
+    the file (enrollment stops at the first bad one, so a speaker is never enrolled from fewer
+    clips than asked)."""
     from ..audio import load_audio
 
     wave = load_audio(path, classifier.sample_rate)  # AudioError names the file
     try:
-        return classifier.embed(wave, classifier.sample_rate)
+        return classifier.speaker_vector(wave, classifier.sample_rate)
     except RuntimeError as error:  # the model's own
         raise ValueError(f"{path}: {error}") from None
 
@@ -106,7 +108,8 @@ def identify(args, gallery, classifier) -> int:
     results, failed = [], 0
     for path in args.identify:
         try:
-            who = gallery.identify(embed_file(classifier, path), args.threshold, args.top_k)
+            embedding, cohort = embed_file(classifier, path)
+            who = gallery.identify(embedding, args.threshold, args.top_k, cohort)
         except ValueError as error:
             results.append({"file": path, "error": str(error)})
             failed += 1

@@ -170,17 +170,17 @@ def test_speaker_id_live_parameters_have_their_ranges(bus, trained_checkpoint, t
                        tmp_path, namespace="/lp_speaker")
     managed = Managed(bus, "/lp_speaker/speaker_id")
     try:
-        for name, value in (("similarity_threshold", 0.5), ("min_rms_db", -60.0),
+        for name, value in (("similarity_threshold", 3.5), ("min_rms_db", -60.0),
                             ("threshold", 0.7), ("top_k", 2)):
             assert managed.set_parameter(name, value) == (True, ""), (name, value)
-        for name, value in (("similarity_threshold", 1.5), ("min_rms_db", 3.0),
+        for name, value in (("similarity_threshold", 150.0), ("min_rms_db", 3.0),
                             ("similarity_threshold", float("nan"))):
             ok, reason = managed.set_parameter(name, value)
             assert not ok and name in reason, (name, value, reason)
         for name in ("gallery", "checkpoint", "hop_s"):
             assert not managed.set_parameter(name, "x" if name != "hop_s" else 0.1)[0], name
         log = node.output()
-        assert "similarity_threshold now 0.5" in log and "min_rms_db now -60.0" in log, log
+        assert "similarity_threshold now 3.5" in log and "min_rms_db now -60.0" in log, log
     finally:
         managed.close()
         assert node.stop() == 0, node.output()
