@@ -9,7 +9,8 @@ epoch is evaluated on fold k, clean and with white noise at 5 dB SNR.
     python bench/esc10.py --recipe config/train_sound_events.yaml --out runs/cv_sound_events
         # the shipped sound-event recipe (12 classes, speech and background folds included);
         # each fold's model also gets its event threshold on its validation fold, and the table
-        # adds the window-level recall of the right event at that threshold
+        # adds the window-level recall of the right event at that threshold and the
+        # validation fold's accuracy (what recipes are compared on); --set KEY=VALUE changes it
 
 Anchors: Piczak's CNN 80.5 %, human listeners 95.7 %.
 """
@@ -27,6 +28,7 @@ from degram_core.data import from_esc, read_manifest, select, write_manifest
 from degram_core.evaluate import evaluate
 from degram_core.events import BACKGROUND, SPEECH, reported
 from degram_core.inference import Classifier
+from degram_core.commands.train import parse_overrides
 from degram_core.train import TrainConfig, train
 
 PAPER_MODELS = ["spectrogram-resnet18", "sincgram-resnet18", "despectrogram-resnet18", "degram-resnet18"]
@@ -55,6 +57,8 @@ def main() -> int:
                         help="train with white noise at this SNR (dB); default: clean training")
     parser.add_argument("--recipe", help="a config/train_*.yaml whose every option is used, "
                                          "but for the folds and out_dir")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="--recipe: override its fields, as degram train --set does")
     args = parser.parse_args()
 
     if args.recipe:
@@ -116,8 +120,8 @@ def cross_validate_recipe(args) -> int:
             continue
         val = fold % 5 + 1
         cfg = TrainConfig.from_yaml(args.recipe, {
-            "val_fold": val, "exclude_folds": [fold], "out_dir": str(out / key),
-            "tensorboard": False, "threads": args.threads})
+            **parse_overrides(args.set), "val_fold": val, "exclude_folds": [fold],
+            "out_dir": str(out / key), "tensorboard": False, "threads": args.threads})
         # a fold that stopped goes on from its last checkpoint, a new one starts afresh
         summary = train(cfg, resume=(out / key / "last.pt").exists(), progress=False)
         items = read_manifest(cfg.train_manifest)
@@ -137,6 +141,7 @@ def cross_validate_recipe(args) -> int:
                                                reported(p, classifier.labels, threshold, 3)]
                                      for p in probs)
         results[key] = {"epochs": summary["epochs"], "threshold": threshold,
+                        "validation accuracy": summary["best_val_accuracy"],
                         **{f"{g} clip accuracy": float(sum(c) / len(c)) for g, c in correct.items()},
                         "esc10 window recall": windows_right / max(windows, 1),
                         "val false per min": point["false_per_min"]}
@@ -144,11 +149,12 @@ def cross_validate_recipe(args) -> int:
         results_path.write_text(json.dumps(results, indent=2))
         print(f"{key}: {results[key]}", flush=True)
     keys = ["esc10 clip accuracy", "esc10 window recall", "speech clip accuracy",
-            "background clip accuracy", "threshold"]
+            "background clip accuracy", "threshold", "validation accuracy"]
     print("\n| figure | " + " | ".join(f"fold {f}" for f in args.folds) + " | mean |")
     print("|---|" + "---|" * (len(args.folds) + 1))
     for k in keys:
-        values = [results[f"fold{f}"][k] for f in args.folds if f"fold{f}" in results]
+        values = [results[f"fold{f}"].get(k, np.nan) for f in args.folds
+                  if f"fold{f}" in results]
         print(f"| {k} | " + " | ".join(f"{v:.3f}" for v in values) + f" | {np.mean(values):.3f} |")
     return 0
 

@@ -161,3 +161,16 @@ class Augment:
         if self.gain_db is not None:
             wave = wave * np.float32(10 ** (rng.uniform(*self.gain_db) / 20))
         return np.clip(wave, -1.0, 1.0).astype(np.float32)
+
+
+def mixup(waves, alpha: float, rng: np.random.Generator):
+    """Mixup (Zhang et al. 2018) of a batch (B, N): every clip mixed with another of the same
+    batch, share : 1 - share, one share ~ Beta(alpha, alpha) per batch, folded to >= 0.5 so the
+    first clip leads. Returns (mixed, partner index (B,), share); the loss weighs the clip's
+    target by share and the partner's by 1 - share."""
+    import torch
+
+    share = float(rng.beta(alpha, alpha))
+    share = max(share, 1.0 - share)
+    partner = torch.from_numpy(rng.permutation(len(waves))).to(waves.device)
+    return share * waves + (1.0 - share) * waves[partner], partner, share

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import AudioDataset, BalancedSampler, RandomLengthCollate, read_manifest, select
 from .evaluate import predict_dataset
-from .mixing import Augment, NoiseBank, RoomBank
+from .mixing import Augment, NoiseBank, RoomBank, mixup
 from .models import build_model
 from .verification import (enroll, equal_error_rate, identification_accuracy,
                            open_set_threshold, speaker_vectors, trials)
@@ -64,6 +64,7 @@ class TrainConfig:
     reverb_prob: float = 0.0  # share of clips convolved with a simulated room (pyroomacoustics)
     band_limit_prob: float = 0.0  # share of clips passed through a narrower band (8-12 kHz rate)
     gain_db: list[float] | None = None  # random gain drawn in [lo, hi] dB
+    mixup_alpha: float = 0.0  # >0: mixup of clip pairs in each batch, share ~ Beta(a, a)
     steps_per_epoch: int | None = None  # cap, to fit a budget
     checkpoint_every: int = 0  # also write last.pt every this many steps (0: at epoch ends only)
     cache_audio: bool = False  # keep decoded clips in memory; small sets without workers
@@ -286,6 +287,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         raise ValueError(f"val_metric must be 'accuracy' or 'eer', got {cfg.val_metric!r}")
     labels = sorted({i.label for i in train_items})
     model = build_model(cfg.model, len(labels), labels=labels, **cfg.model_options).to(device)
+    if cfg.mixup_alpha and model.cfg.head != "linear":
+        raise ValueError("mixup_alpha needs the linear head: a margin head has one target a clip")
     # Clips are decoded at the model's rate: an 8 kHz model learns from 8 kHz audio.
     train_set = AudioDataset(train_items, labels, cache=cfg.cache_audio,
                              sample_rate=model.sample_rate)
@@ -362,8 +365,16 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
                     train_set.bad.setdefault(clip.path, clip.why)
                 if batch is not None and batch.waves is not None:
                     waves, targets = batch.waves.to(device), batch.targets.to(device)
-                    logits = net(waves, targets)  # a margin head applies its margin here
-                    loss = torch.nn.functional.cross_entropy(logits, targets)
+                    if cfg.mixup_alpha:  # drawn from (seed, epoch, step): resumes exactly
+                        waves, partner, share = mixup(
+                            waves, cfg.mixup_alpha, np.random.default_rng([cfg.seed, epoch, step]))
+                        logits = net(waves)
+                        loss = (share * torch.nn.functional.cross_entropy(logits, targets)
+                                + (1 - share) * torch.nn.functional.cross_entropy(
+                                    logits, targets[partner]))
+                    else:
+                        logits = net(waves, targets)  # a margin head applies its margin here
+                        loss = torch.nn.functional.cross_entropy(logits, targets)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()

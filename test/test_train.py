@@ -57,8 +57,9 @@ class Crash(Exception):
     pass
 
 
-@pytest.mark.parametrize("resumed_with", [{}, {"balanced": False, "num_workers": 2}],
-                         ids=["same-process", "shuffled-with-workers"])
+@pytest.mark.parametrize("resumed_with", [{}, {"balanced": False, "num_workers": 2},
+                                          {"mixup_alpha": 0.4}],
+                         ids=["same-process", "shuffled-with-workers", "mixup"])
 def test_resume_after_a_crash_gives_the_same_weights(manifest, tmp_path, resumed_with):
     """The crashed and resumed run may use worker processes: batches depend on (seed, batch
     number) only, so they must still end on the single-process run's weights."""
@@ -345,3 +346,23 @@ def test_resume_without_a_checkpoint_is_refused(manifest, tmp_path):
     assert run.stderr.strip() == (f"degram train: error: {tmp_path / 'cli' / 'last.pt'}: no "
                                   f"checkpoint to resume from; train without --resume to start "
                                   f"afresh, or check out_dir")
+
+
+def test_mixup_mixes_each_clip_with_a_partner_and_weighs_the_leader_more():
+    from degram_core.mixing import mixup
+
+    waves = torch.randn(6, 100)
+    for seed in range(5):
+        mixed, partner, share = mixup(waves, 0.4, np.random.default_rng(seed))
+        assert 0.5 <= share <= 1.0
+        assert sorted(partner.tolist()) == list(range(6))
+        assert torch.allclose(mixed, share * waves + (1 - share) * waves[partner])
+    # the same generator state gives the same mix (a resumed run draws it again)
+    a, b = mixup(waves, 0.4, np.random.default_rng([0, 3, 7])), mixup(waves, 0.4,
+                                                                      np.random.default_rng([0, 3, 7]))
+    assert torch.equal(a[0], b[0]) and a[2] == b[2]
+
+
+def test_mixup_is_refused_for_a_margin_head(manifest, tmp_path):
+    with pytest.raises(ValueError, match="mixup_alpha needs the linear head"):
+        train(config(manifest, tmp_path, mixup_alpha=0.4, model="degram-speaker"), progress=False)
