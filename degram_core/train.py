@@ -56,6 +56,7 @@ class TrainConfig:
     balanced: bool = True  # under-sample larger classes each epoch
     train_snr_db: float | list[float] | None = None  # white noise while training; [lo, hi]: per clip
     tile_gap_s: float = 0.0  # at most this much silence between the repeats of a tiled clip
+    loud_crop_prob: float = 0.0  # share of crops that hold a loud moment of the clip
     noise_dir: str = ""  # background recordings (first 70 % of each used) mixed into clips
     noise_prob: float = 0.0  # share of clips that get a background
     noise_snr_db: list[float] = field(default_factory=lambda: [5.0, 30.0])
@@ -140,6 +141,7 @@ def training_data(cfg: TrainConfig, train_set: AudioDataset, rank: int = 0, worl
     snr = tuple(cfg.train_snr_db) if isinstance(cfg.train_snr_db, list) else cfg.train_snr_db
     collate = RandomLengthCollate(cfg.min_seconds, cfg.max_seconds, snr, sample_rate=rate,
                                   seed=cfg.seed, max_gap_s=cfg.tile_gap_s,
+                                  loud_crop_prob=cfg.loud_crop_prob,
                                   augment=build_augment(cfg, rate))
     # DistributedSampler also for one process: its order follows (seed, epoch), where a
     # RandomSampler's generator would have to be saved to resume the same order.

@@ -139,3 +139,18 @@ def test_unreadable_and_empty_clips_are_reported_and_skipped(tmp_path, caplog):
 def test_unknown_labels_are_refused():
     with pytest.raises(ValueError, match="not among"):
         AudioDataset([Item("x.wav", "cat")], labels=["dog"])
+
+
+def test_a_loud_crop_holds_the_event_of_a_mostly_quiet_clip():
+    from degram_core.data import fit_length
+
+    wave = np.zeros(5 * 16000, np.float32)
+    wave[60000:62000] = 0.5  # a bark at 3.75-3.875 s of a quiet 5 s clip
+    rng = np.random.default_rng(0)
+    loud = [fit_length(wave, 32000, rng, loud=True) for _ in range(50)]
+    plain = [fit_length(wave, 32000, rng) for _ in range(50)]
+    assert all(np.abs(c).max() == 0.5 for c in loud)
+    assert sum(np.abs(c).max() == 0.5 for c in plain) < 45  # uniform cuts miss it often
+    # all-silent and short clips still give a crop of the length asked
+    assert fit_length(np.zeros(80000, np.float32), 32000, rng, loud=True).shape == (32000,)
+    assert fit_length(np.ones(100, np.float32), 32000, rng, loud=True).shape == (32000,)
