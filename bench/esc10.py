@@ -142,6 +142,7 @@ def cross_validate_recipe(args) -> int:
                                      for p in probs)
         results[key] = {"epochs": summary["epochs"], "threshold": threshold,
                         "validation accuracy": summary["best_val_accuracy"],
+                        "validation window recall": point["event_window_recall"],
                         **{f"{g} clip accuracy": float(sum(c) / len(c)) for g, c in correct.items()},
                         "esc10 window recall": windows_right / max(windows, 1),
                         "val false per min": point["false_per_min"]}
@@ -149,7 +150,8 @@ def cross_validate_recipe(args) -> int:
         results_path.write_text(json.dumps(results, indent=2))
         print(f"{key}: {results[key]}", flush=True)
     keys = ["esc10 clip accuracy", "esc10 window recall", "speech clip accuracy",
-            "background clip accuracy", "threshold", "validation accuracy"]
+            "background clip accuracy", "threshold", "validation accuracy",
+            "validation window recall"]
     print("\n| figure | " + " | ".join(f"fold {f}" for f in args.folds) + " | mean |")
     print("|---|" + "---|" * (len(args.folds) + 1))
     for k in keys:
