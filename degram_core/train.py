@@ -41,7 +41,7 @@ class TrainConfig:
     val_speakers: int = 0  # >0: this many speakers of the training split validate (never trained)
     val_metric: str = "accuracy"  # or "eer": speaker verification of the validation speakers
     val_seconds: float = 2.0  # eer: validation clips are cut to at most this (the node's window)
-    tnorm: bool = False  # eer, AAM head: T-normalise scores by the training speakers (and ship so)
+    tnorm: bool = False  # eer, AAM head: T-normalised scores (the checkpoint gets tnorm_scale)
     out_dir: str = "runs/default"
     epochs: int = 100  # at most; early stopping usually ends sooner
     batch_size: int = 64

@@ -37,8 +37,10 @@ def test_shipped_model_is_small_code_free_and_licensed(name):
     data = load_checkpoint(MODELS[name])  # weights_only=True inside
     params = sum(t.numel() for k, t in data["state_dict"].items()
                  if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
-    assert params < 2_000_000
-    assert MODELS[name].stat().st_size < 5_000_000
+    # The speaker embedding is a half-width ResNet-18 (2.87 M), stored as float16
+    # (tools/half_weights.py): every shipped file stays a few MB.
+    assert params < 3_000_000
+    assert MODELS[name].stat().st_size < 6_000_000
     assert data["meta"]["license"] and data["meta"]["attribution"]
     assert "degram train" in data["meta"]["made_with"]
     assert data["model"].startswith("degram-")
