@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_curve
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -31,8 +30,7 @@ def speaker_vectors(forward, waves, tnorm_scale: float | None = None
     scores, also each clip's cosines with the training speakers (N, C): its logits / scale."""
     embeddings, cohort = [], []
     for wave in waves:
-        wave = torch.as_tensor(np.asarray(wave, np.float32) if isinstance(wave, np.ndarray)
-                               else wave).reshape(1, -1)
+        wave = torch.as_tensor(wave, dtype=torch.float32).reshape(1, -1)
         embedding, logits = forward(wave)
         embeddings.append(embedding[0].float().cpu().numpy())
         if tnorm_scale:
@@ -42,6 +40,10 @@ def speaker_vectors(forward, waves, tnorm_scale: float | None = None
 
 def equal_error_rate(scores: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
     """(EER, the threshold where false accepts and false rejects meet)."""
+    # Imported here: the nodes import this module (Gallery, Classifier) but never score trials,
+    # and scikit-learn costs them most of a second at start-up.
+    from sklearn.metrics import roc_curve
+
     fpr, tpr, thresholds = roc_curve(targets.astype(int), scores)
     fnr = 1 - tpr
     i = int(np.nanargmin(np.abs(fnr - fpr)))
