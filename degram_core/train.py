@@ -39,6 +39,8 @@ class TrainConfig:
     exclude_folds: list[int] = field(default_factory=list)  # held out of both (the test fold)
     val_fraction: float = 0.0  # >0: this stratified share of the training split validates
     val_speakers: int = 0  # >0: this many speakers of the training split validate (never trained)
+    extra_train_manifest: str = ""  # its train_split rows train only: never validate or test
+    extra_per_label: int = 0  # >0: at most this many of those rows per label (seeded draw)
     val_metric: str = "accuracy"  # or "eer": speaker verification of the validation speakers
     val_seconds: float = 2.0  # eer: validation clips are cut to at most this (the node's window)
     tnorm: bool = False  # eer, AAM head: T-normalised scores (the checkpoint gets tnorm_scale)
@@ -88,6 +90,28 @@ class TrainConfig:
 
 
 def split_items(cfg: TrainConfig):
+    """(training items, validation items); the extra manifest's rows join training only."""
+    train_items, val_items = _split(cfg)
+    return train_items + extra_items(cfg), val_items
+
+
+def extra_items(cfg: TrainConfig):
+    """Another corpus that only trains (FSDD's voices beside speechocean762's): it leaves the
+    validation draw as it was, so recipes with and without it are chosen on the same speakers."""
+    if not cfg.extra_train_manifest:
+        return []
+    items = select(read_manifest(cfg.extra_train_manifest), split=cfg.train_split)
+    if not cfg.extra_per_label:
+        return items
+    rng = np.random.default_rng(cfg.seed)
+    by_label: dict[str, list] = {}
+    for item in items:
+        by_label.setdefault(item.label, []).append(item)
+    return [clips[i] for _, clips in sorted(by_label.items())
+            for i in sorted(rng.permutation(len(clips))[:cfg.extra_per_label])]
+
+
+def _split(cfg: TrainConfig):
     items = select(read_manifest(cfg.train_manifest), exclude_folds=cfg.exclude_folds)
     val_items = (select(read_manifest(cfg.val_manifest), exclude_folds=cfg.exclude_folds)
                  if cfg.val_manifest else items)

@@ -206,6 +206,26 @@ def test_validation_speakers_come_out_of_the_training_split(voices, tmp_path):
     assert len(train_items) + len(val_items) == 48
 
 
+def test_an_extra_corpus_trains_only_and_leaves_the_validation_speakers_as_they_were(
+        voices, tmp_path):
+    from degram_core.data import read_manifest
+    from degram_core.train import split_items
+
+    extra = [Item(i.path, "x" + i.label, split=split, speaker="x" + i.speaker)
+             for i in read_manifest(voices) for split in ("train", "test")]
+    extra_path = tmp_path / "extra.csv"
+    write_manifest(extra_path, extra)
+    plain = split_items(config(voices, tmp_path, val_speakers=3, train_split="train"))
+    train_items, val_items = split_items(config(
+        voices, tmp_path, val_speakers=3, train_split="train",
+        extra_train_manifest=str(extra_path), extra_per_label=2))
+    assert [i.path for i in val_items] == [i.path for i in plain[1]]
+    added = train_items[len(plain[0]):]
+    assert [i.path for i in train_items[:len(plain[0])]] == [i.path for i in plain[0]]
+    assert len(added) == 2 * 8 and all(i.label.startswith("x") for i in added)
+    assert all(i.split == "train" for i in added)  # its test rows stay out
+
+
 def test_a_validation_fraction_is_stratified_and_leaves_the_test_split_alone(manifest, tmp_path):
     from collections import Counter
 
