@@ -132,21 +132,10 @@ def band_limit(wave: np.ndarray, rng: np.random.Generator, sample_rate: int = SA
     return np.pad(narrow, (0, max(0, len(wave) - len(narrow))))[:len(wave)].astype(np.float32)
 
 
-def spectral_tilt(wave: np.ndarray, db_per_octave: float,
-                  sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """The clip's spectrum tilted about 1 kHz by `db_per_octave`, its RMS kept: another
-    microphone, a further room, a quieter and darker stretch of the same place."""
-    spectrum = np.fft.rfft(wave)
-    octaves = np.log2(np.maximum(np.fft.rfftfreq(len(wave), 1 / sample_rate), 50.0) / 1000.0)
-    tilted = np.fft.irfft(spectrum * 10 ** (db_per_octave * octaves / 20), n=len(wave))
-    return (tilted * (power(wave) / max(power(tilted), 1e-20)) ** 0.5).astype(np.float32)
-
-
 @dataclass
 class Augment:
     """Reverberation, then background (a recording or synthetic room tone) at an SNR drawn in
-    `snr_db`, then a spectral tilt in `tilt_db` dB per octave, then a narrower band, then gain
-    in `gain_db`; each with its own probability."""
+    `snr_db`, then a narrower band, then gain in `gain_db`; each with its own probability."""
 
     noise: NoiseBank | None = None
     noise_prob: float = 0.0
@@ -155,8 +144,6 @@ class Augment:
     rooms: RoomBank | None = None
     reverb_prob: float = 0.0
     band_limit_prob: float = 0.0
-    tilt_prob: float = 0.0
-    tilt_db: tuple[float, float] = (-6.0, 3.0)
     gain_db: tuple[float, float] | None = None
     sample_rate: int = SAMPLE_RATE  # of the clips, for the mains hum of room tone
 
@@ -169,8 +156,6 @@ class Augment:
             else:
                 background = self.noise.sample(len(wave), rng)
             wave = mix_at_snr(wave, background, rng.uniform(*self.snr_db))
-        if self.tilt_prob and rng.random() < self.tilt_prob:
-            wave = spectral_tilt(wave, rng.uniform(*self.tilt_db), self.sample_rate)
         if self.band_limit_prob and rng.random() < self.band_limit_prob:
             wave = band_limit(wave, rng, self.sample_rate)
         if self.gain_db is not None:

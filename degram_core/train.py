@@ -66,8 +66,6 @@ class TrainConfig:
     room_tone_prob: float = 0.0  # share of those backgrounds that are synthetic room tone
     reverb_prob: float = 0.0  # share of clips convolved with a simulated room (pyroomacoustics)
     band_limit_prob: float = 0.0  # share of clips passed through a narrower band (8-12 kHz rate)
-    tilt_prob: float = 0.0  # share of clips whose spectrum is tilted (another mic, room, distance)
-    tilt_db: list[float] = field(default_factory=lambda: [-6.0, 3.0])  # dB per octave about 1 kHz
     gain_db: list[float] | None = None  # random gain drawn in [lo, hi] dB
     mixup_alpha: float = 0.0  # >0: mixup of clip pairs in each batch, share ~ Beta(a, a)
     steps_per_epoch: int | None = None  # cap, to fit a budget
@@ -144,8 +142,7 @@ def _split(cfg: TrainConfig):
 
 
 def build_augment(cfg: TrainConfig, sample_rate: int) -> Augment | None:
-    if not (cfg.noise_prob or cfg.reverb_prob or cfg.gain_db or cfg.band_limit_prob
-            or cfg.tilt_prob):
+    if not (cfg.noise_prob or cfg.reverb_prob or cfg.gain_db or cfg.band_limit_prob):
         return None
     return Augment(noise=(NoiseBank.from_folder(cfg.noise_dir, sample_rate=sample_rate,
                                                 exclude=cfg.noise_exclude)
@@ -155,7 +152,6 @@ def build_augment(cfg: TrainConfig, sample_rate: int) -> Augment | None:
                    rooms=(RoomBank(seed=cfg.seed, sample_rate=sample_rate) if cfg.reverb_prob
                           else None),
                    reverb_prob=cfg.reverb_prob, band_limit_prob=cfg.band_limit_prob,
-                   tilt_prob=cfg.tilt_prob, tilt_db=tuple(cfg.tilt_db),
                    gain_db=tuple(cfg.gain_db) if cfg.gain_db else None, sample_rate=sample_rate)
 
 

@@ -14,7 +14,7 @@ from degram_core.events import reported, wrong_score
 from degram_core.heads import AAMSoftmax
 from degram_core.inference import Classifier
 from degram_core.mixing import (Augment, NoiseBank, RoomBank, band_limit, mix_at_snr, power,
-                                room_tone, spectral_tilt)
+                                room_tone)
 from degram_core.verification import (enroll, equal_error_rate, identification_accuracy,
                                       open_set, open_set_threshold, tnorm, trials, unit)
 
@@ -239,19 +239,6 @@ def test_a_narrower_band_keeps_the_voice_band_and_removes_the_top():
     assert spectrum[bin_of(6500)] < 1e-3 * spectrum[bin_of(1000)]
     kept = np.abs(np.fft.rfft(wave[2000:-2000] * np.hanning(12000)))[bin_of(1000)]
     assert spectrum[bin_of(1000)] == pytest.approx(kept, rel=0.05)
-
-
-def test_a_spectral_tilt_darkens_the_clip_by_its_slope_and_keeps_its_level():
-    t = np.arange(16000) / 16000
-    wave = (0.3 * np.sin(2 * np.pi * 500 * t) + 0.3 * np.sin(2 * np.pi * 4000 * t)).astype(np.float32)
-    dark = spectral_tilt(wave, -6.0)
-    spectrum = np.abs(np.fft.rfft(dark))
-    # 500 Hz is one octave under 1 kHz, 4 kHz two over: 18 dB apart at -6 dB per octave
-    assert 20 * np.log10(spectrum[500] / spectrum[4000]) == pytest.approx(18.0, abs=0.1)
-    assert dark.dtype == np.float32 and power(dark) == pytest.approx(power(wave), rel=1e-4)
-    augment = Augment(tilt_prob=1.0, tilt_db=(3.0, 3.0))
-    bright = np.abs(np.fft.rfft(augment(wave, np.random.default_rng(0))))
-    assert bright[4000] > bright[500]
 
 
 # --- operating points --------------------------------------------------------------------
