@@ -16,7 +16,9 @@ A model with a `tnorm_scale` is scored as the node scores it, T-normalised by it
 speakers (`--no-tnorm`: plain cosine, for comparison). T-norm leaves every identification
 figure as it is (it never reorders the enrolled speakers); EER and the open set move.
 `--validation RECIPE` measures on that recipe's validation speakers (held out of the train
-split, what training chooses on) instead of the test split: for choosing, never the test.
+split, what training chooses on) instead of the test split, and on FSDD takes of its train
+split that the recipe did not train on (half enrolled from, half identified) instead of the
+test takes: for choosing, never the test.
 Whole utterances are embedded (1.6-20 s, median 3.6 s); `--window-s` also scores crops of the
 node's window length from the middle of each test utterance.
 """
@@ -116,11 +118,22 @@ def figures(emb: np.ndarray, speakers: list[str], threshold: float | None,
     return out
 
 
-def fsdd(embed, k_values=(3, 20)) -> dict:
+def fsdd(embed, k_values=(3, 20), recipe: str | None = None) -> dict:
+    """Enrolled from train takes, test takes identified; with a `recipe`, for choosing: the
+    train takes it never trained on are both enrolled from and identified, the test takes
+    left alone."""
     items = data.from_fsdd(DATA / "fsdd" / "recordings")
     train = [i for i in items if i.split == "train"]
     test = [i for i in items if i.split == "test"]
     rng = np.random.default_rng(0)
+    if recipe:
+        from degram_core.train import TrainConfig, extra_items
+
+        trained = {Path(i.path).name for i in extra_items(TrainConfig.from_yaml(recipe))}
+        train = [i for i in train if Path(i.path).name not in trained]
+        order = rng.permutation(len(train))
+        half = len(order) // 2
+        train, test = [train[j] for j in order[:half]], [train[j] for j in order[half:]]
     test_emb = embed([load_audio(i.path) for i in test])[0]  # T-norm keeps the ranking
     out = {}
     for k in k_values:
@@ -209,8 +222,8 @@ def main() -> int:
             crop_emb, crop_cohort = embed(crops)
             results[name][f"EER (K=3), test cut to {args.window_s:g} s"] = figures(
                 crop_emb, speakers, None, crop_cohort)["EER (K=3)"]
-        if name != "mfcc" and not args.validation:
-            results[name].update(fsdd(embed))
+        if name != "mfcc":
+            results[name].update(fsdd(embed, recipe=args.validation))
         print(f"{name}: {time.time() - started:.0f} s", flush=True)
 
     keys = list(dict.fromkeys(k for r in results.values() for k in r))
