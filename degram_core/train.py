@@ -37,6 +37,9 @@ class TrainConfig:
     val_split: str | None = "val"
     val_fold: int | None = None  # cross-validation: this fold validates, the others train
     exclude_folds: list[int] = field(default_factory=list)  # held out of both (the test fold)
+    # The validation fold's clips of these labels train too, and the last epoch is kept: a
+    # refit once the recipe is chosen, with the fold's other labels left to calibrate on.
+    refit_labels: list[str] = field(default_factory=list)
     val_fraction: float = 0.0  # >0: this stratified share of the training split validates
     val_speakers: int = 0  # >0: this many speakers of the training split validate (never trained)
     extra_train_manifest: str = ""  # its train_split rows train only: never validate or test
@@ -115,9 +118,13 @@ def _split(cfg: TrainConfig):
     items = select(read_manifest(cfg.train_manifest), exclude_folds=cfg.exclude_folds)
     val_items = (select(read_manifest(cfg.val_manifest), exclude_folds=cfg.exclude_folds)
                  if cfg.val_manifest else items)
+    if cfg.refit_labels and cfg.val_fold is None:
+        raise ValueError("refit_labels needs a val_fold: they are that fold's clips")
     if cfg.val_fold is not None:
-        return (select(items, exclude_folds=[cfg.val_fold]),
-                select(val_items, folds=[cfg.val_fold]))
+        held = select(val_items, folds=[cfg.val_fold])
+        refit = set(cfg.refit_labels)
+        return (select(items, exclude_folds=[cfg.val_fold]) + [i for i in held if i.label in refit],
+                [i for i in held if i.label not in refit])
     if cfg.val_fraction:
         # A stratified share of the training split validates: the test split (VGGSound's,
         # FSDD's takes 0-4) never chooses an epoch.
@@ -438,7 +445,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
                 scheduler.step(val_acc)
             else:
                 scheduler.step()
-            improved = val_acc > state["best"]
+            # a refit has no held-out clip of the labels it is scored on: the last epoch stands
+            improved = val_acc > state["best"] or bool(cfg.refit_labels)
             state = {"epoch": epoch, "best": max(val_acc, state["best"]),
                      "bad_epochs": 0 if improved else state["bad_epochs"] + 1}
             row = {"epoch": epoch, "train_loss": loss_sum / max(seen, 1),

@@ -251,6 +251,27 @@ def test_folds_held_out_of_both_never_reach_training(manifest, tmp_path):
     assert {i.fold for i in train_items} == {"1"} and {i.fold for i in val_items} == {"2"}
 
 
+def test_a_refit_trains_on_the_validation_folds_refit_labels_and_keeps_the_last_epoch(
+        manifest, tmp_path):
+    from degram_core import load_checkpoint
+    from degram_core.data import read_manifest
+    from degram_core.train import split_items
+
+    items = read_manifest(manifest)
+    for n, item in enumerate(items):
+        item.fold = str(n // len(LABELS) % 3 + 1)  # each fold holds every label
+    folded = tmp_path / "folded.csv"
+    write_manifest(folded, items)
+    refit, kept = LABELS[:2], set(LABELS[2:])
+    cfg = config(folded, tmp_path, val_fold=2, exclude_folds=[3], refit_labels=refit, epochs=3)
+    train_items, val_items = split_items(cfg)
+    assert {(i.fold, i.label) for i in train_items} == (
+        {("1", label) for label in LABELS} | {("2", label) for label in refit})
+    assert {i.fold for i in val_items} == {"2"} and {i.label for i in val_items} == kept
+    train(cfg, progress=False)
+    assert load_checkpoint(tmp_path / "best.pt")["meta"]["epoch"] == 3
+
+
 def test_a_speaker_embedding_trains_with_aam_and_stores_its_threshold(voices, tmp_path):
     from degram_core import load_checkpoint
 
