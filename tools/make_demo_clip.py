@@ -8,7 +8,8 @@ noise recording at -45 dBFS), ESC-10 rooster; 0.5 s of silence between segments.
 shipped models never trained on: ESC-10 fold 5 (the sound model's test fold), FSDD test-split
 takes 0-4, a speechocean762 test-split speaker, the last 30 % of a noise recording.
 Also writes enroll/<speaker>.wav: FSDD train-split takes of jackson and theo, which the demo
-enrolls before it plays (the shipped speaker model has heard neither). Writes scene.wav (16 kHz
+enrolls before it plays (the shipped speaker model learned both voices from 60 train takes
+each, one of these enrollment takes among them; the scene's test takes it never heard). Writes scene.wav (16 kHz
 mono PCM 16), scene.json (the ground truth segments) and ATTRIBUTION.txt (every source, its
 licence and where it lies in the scene).
 
