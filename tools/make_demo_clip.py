@@ -9,9 +9,9 @@ shipped models never trained on: ESC-10 fold 5 (the sound model's test fold), FS
 takes 0-4, a speechocean762 test-split speaker, the last 30 % of a noise recording.
 Also writes enroll/<speaker>.wav: FSDD train-split takes of jackson and theo, which the demo
 enrolls before it plays (the shipped speaker model learned both voices from 60 train takes
-each, one of these enrollment takes among them; the scene's test takes it never heard). Writes scene.wav (16 kHz
-mono PCM 16), scene.json (the ground truth segments) and ATTRIBUTION.txt (every source, its
-licence and where it lies in the scene).
+each, one of these enrollment takes among them; the scene's test takes it never heard).
+Writes scene.wav (16 kHz mono PCM 16), scene.json (the ground truth segments) and
+ATTRIBUTION.txt (every source, its licence and where it lies in the scene).
 
     python tools/make_demo_clip.py [--data ../shared/data] [--out data/demo]
 """
