@@ -130,14 +130,19 @@ def cross_validate_recipe(args) -> int:
         items = read_manifest(cfg.train_manifest)
         clips = lambda f: [(load_audio(i.path), i.label) for i in select(items, folds=[f])]  # noqa: E731
         classifier = Classifier(summary["best"], device="cpu")
-        point = calibrate.event_threshold(classifier, clips(val), 2.0, 0.5)
+        val_clips = clips(val)  # decoded once: the threshold and the decisions below
+        point = calibrate.event_threshold(classifier, val_clips, 2.0, 0.5)
         threshold = point["event_threshold"]
         labels = classifier.labels
         esc = [i for i, name in enumerate(labels) if name not in (SPEECH, BACKGROUND)]
+
+        def scored(wave):  # (the node's 2 s windows (W, C), the whole clip (C,))
+            return (calibrate.window_probabilities(classifier, wave, 2.0, 0.5),
+                    classifier.probabilities(torch.from_numpy(wave)[None])[0])
+
         correct, windows_right, windows = {}, 0, 0
         for wave, label in clips(fold):
-            probs = calibrate.window_probabilities(classifier, wave, 2.0, 0.5)
-            whole = classifier.probabilities(torch.from_numpy(wave)[None])[0]
+            probs, whole = scored(wave)
             group = label if label in (SPEECH, BACKGROUND) else "esc10"
             correct.setdefault(group, []).append(labels[int(whole.argmax())] == label)
             if group == "esc10":
@@ -153,11 +158,10 @@ def cross_validate_recipe(args) -> int:
                                      for p in probs)
         # which clip decision to report is chosen here, on the validation fold
         val_whole, val_mean = [], []
-        for wave, label in clips(val):
+        for wave, label in val_clips:
             if label in (SPEECH, BACKGROUND):
                 continue
-            probs = calibrate.window_probabilities(classifier, wave, 2.0, 0.5)
-            whole = classifier.probabilities(torch.from_numpy(wave)[None])[0]
+            probs, whole = scored(wave)
             val_whole.append(labels[int(whole.argmax())] == label)
             val_mean.append(labels[int(probs.mean(0).argmax())] == label)
         results[key] = {"epochs": summary["epochs"], "threshold": threshold,

@@ -115,11 +115,11 @@ def extra_items(cfg: TrainConfig):
 
 
 def _split(cfg: TrainConfig):
+    if cfg.refit_labels and cfg.val_fold is None:
+        raise ValueError("refit_labels needs a val_fold: they are that fold's clips")
     items = select(read_manifest(cfg.train_manifest), exclude_folds=cfg.exclude_folds)
     val_items = (select(read_manifest(cfg.val_manifest), exclude_folds=cfg.exclude_folds)
                  if cfg.val_manifest else items)
-    if cfg.refit_labels and cfg.val_fold is None:
-        raise ValueError("refit_labels needs a val_fold: they are that fold's clips")
     if cfg.val_fold is not None:
         held = select(val_items, folds=[cfg.val_fold])
         refit = set(cfg.refit_labels)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 
-
 from degram_core.checkpoint import atomic_save, load_checkpoint
 
 
