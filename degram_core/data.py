@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import SAMPLE_RATE, AudioError, load_audio
+from .audio import SAMPLE_RATE, AudioError, load_audio, resample
 
 log = logging.getLogger(__name__)
 COLUMNS = ("path", "label", "split", "fold", "speaker", "duration")
@@ -276,6 +276,12 @@ def fit_length(wave: np.ndarray, length: int, rng: np.random.Generator,
     return wave[start:start + length]
 
 
+def change_speed(wave: np.ndarray, factor: float, sample_rate: int) -> np.ndarray:
+    """The clip played `factor` times as fast (shorter, higher): read at sample_rate * factor
+    and resampled back to sample_rate. Kaldi's and WeSpeaker's speed perturbation."""
+    return resample(wave, round(sample_rate * factor), sample_rate)
+
+
 def add_noise(wave: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
     """White Gaussian noise at `snr_db` relative to the clip's own power."""
     power = float(np.mean(wave.astype(np.float64) ** 2))
@@ -312,6 +318,10 @@ class RandomLengthCollate:
     max_gap_s: float = 0.0
     loud_crop_prob: float = 0.0  # share of crops that hold a loud moment (loud_start)
     augment: object = None  # a (wave, rng) -> wave transform (mixing.Augment), after cropping
+    # Speed perturbation that makes new speakers: a clip played at speed f (tempo and pitch
+    # both move) becomes class target + (k + 1) * classes for speeds[k]; 1.0 is drawn as often.
+    speeds: tuple[float, ...] = ()
+    classes: int = 0  # the real labels' count, when speeds are given
     _calls: int = field(default=0, repr=False)  # number of the next batch
     _made: int = field(default=0, repr=False)  # by this copy, in a worker
 
@@ -340,8 +350,14 @@ class RandomLengthCollate:
         rng = np.random.default_rng([self.seed, number])
         length = int(rng.uniform(self.min_s, self.max_s) * self.sample_rate)
         max_gap = int(self.max_gap_s * self.sample_rate)
-        waves = []
-        for wave, _ in batch:
+        waves, targets = [], []
+        for wave, target in batch:
+            if self.speeds:
+                choice = int(rng.integers(0, len(self.speeds) + 1))
+                if choice:
+                    wave = change_speed(wave, self.speeds[choice - 1], self.sample_rate)
+                    target += choice * self.classes
+            targets.append(target)
             loud = bool(self.loud_crop_prob) and rng.random() < self.loud_crop_prob
             wave = fit_length(wave, length, rng, max_gap, loud)
             if self.augment is not None:
@@ -351,8 +367,7 @@ class RandomLengthCollate:
                        else self.snr_db)
                 wave = add_noise(wave, snr, rng)
             waves.append(wave)
-        targets = torch.tensor([t for _, t in batch])
-        return Batch(torch.from_numpy(np.stack(waves)), targets, unreadable)
+        return Batch(torch.from_numpy(np.stack(waves)), torch.tensor(targets), unreadable)
 
 
 class BalancedSampler(torch.utils.data.Sampler):

@@ -45,6 +45,8 @@ class TrainConfig:
     extra_train_manifest: str = ""  # its train_split rows train only: never validate or test
     extra_per_label: int = 0  # >0: at most this many of those rows per label (seeded draw)
     val_metric: str = "accuracy"  # or "eer": speaker verification of the validation speakers
+    # eer: each training speaker at these speeds is another speaker ([0.9, 1.1] triples them)
+    speed_speakers: list[float] = field(default_factory=list)
     val_seconds: float = 2.0  # eer: validation clips are cut to at most this (the node's window)
     tnorm: bool = False  # eer, AAM head: T-normalised scores (the checkpoint gets tnorm_scale)
     out_dir: str = "runs/default"
@@ -162,7 +164,8 @@ def build_augment(cfg: TrainConfig, sample_rate: int) -> Augment | None:
                    gain_db=tuple(cfg.gain_db) if cfg.gain_db else None, sample_rate=sample_rate)
 
 
-def training_data(cfg: TrainConfig, train_set: AudioDataset, rank: int = 0, world: int = 1):
+def training_data(cfg: TrainConfig, train_set: AudioDataset, rank: int = 0, world: int = 1,
+                  classes: int = 0):
     """(loader, sampler, collate) of the training split at the dataset's sample rate.
 
     Every part is picklable and seeded by (seed, epoch) or (seed, batch number), so worker
@@ -173,7 +176,8 @@ def training_data(cfg: TrainConfig, train_set: AudioDataset, rank: int = 0, worl
     collate = RandomLengthCollate(cfg.min_seconds, cfg.max_seconds, snr, sample_rate=rate,
                                   seed=cfg.seed, max_gap_s=cfg.tile_gap_s,
                                   loud_crop_prob=cfg.loud_crop_prob,
-                                  augment=build_augment(cfg, rate))
+                                  augment=build_augment(cfg, rate),
+                                  speeds=tuple(cfg.speed_speakers), classes=classes)
     # DistributedSampler also for one process: its order follows (seed, epoch), where a
     # RandomSampler's generator would have to be saved to resume the same order.
     sampler = ResumableSampler(
@@ -319,6 +323,11 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     if cfg.val_metric not in ("accuracy", "eer"):
         raise ValueError(f"val_metric must be 'accuracy' or 'eer', got {cfg.val_metric!r}")
     labels = sorted({i.label for i in train_items})
+    classes = len(labels)
+    if cfg.speed_speakers:
+        if cfg.val_metric != "eer":
+            raise ValueError("speed_speakers makes new speakers: it needs val_metric: eer")
+        labels += [f"{label}@{factor:g}x" for factor in cfg.speed_speakers for label in labels]
     model = build_model(cfg.model, len(labels), labels=labels, **cfg.model_options).to(device)
     if cfg.mixup_alpha and model.cfg.head != "linear":
         raise ValueError("mixup_alpha needs the linear head: a margin head has one target a clip")
@@ -349,7 +358,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
             raise ValueError(f"init_from {cfg.init_from}: its labels are not this run's "
                              f"{len(labels)} training labels")
         model.load_state_dict(start["state_dict"])
-    loader, sampler, collate = training_data(cfg, train_set, rank, world)
+    loader, sampler, collate = training_data(cfg, train_set, rank, world, classes)
     state = {"epoch": 0, "best": -1.0, "bad_epochs": 0}
     # Progress inside the epoch being trained: steps taken and their running figures.
     partial = {"step": 0, "seen": 0, "correct": 0, "loss_sum": 0.0}

@@ -47,6 +47,22 @@ def test_collate_draws_a_noise_level_per_clip_from_a_range():
     assert max(snrs) - min(snrs) > 10  # not one SNR for all
 
 
+def test_speed_perturbation_moves_pitch_and_makes_each_speed_a_speaker_of_its_own():
+    rate, classes = 8000, 5
+    collate = RandomLengthCollate(min_s=0.5, max_s=0.5, sample_rate=rate, seed=0,
+                                  speeds=(0.9, 1.1), classes=classes)
+    tone = np.sin(2 * np.pi * 1000 * np.arange(2 * rate) / rate).astype(np.float32)
+    seen = set()
+    for _ in range(10):
+        waves, targets = collate([(tone, 3)] * 8)
+        for wave, target in zip(waves.numpy(), targets.tolist()):
+            speed = {3: 1.0, 3 + classes: 0.9, 3 + 2 * classes: 1.1}[target]
+            peak = np.argmax(np.abs(np.fft.rfft(wave))) * rate / len(wave)
+            assert abs(peak - 1000 * speed) < 20
+            seen.add(speed)
+    assert seen == {0.9, 1.0, 1.1}
+
+
 def test_random_length_collate_stays_in_range_and_drops_unreadable():
     collate = RandomLengthCollate(min_s=0.5, max_s=0.75, sample_rate=1000, seed=1)
     lengths = set()

@@ -194,6 +194,19 @@ def voices(tmp_path_factory) -> Path:
     return path
 
 
+def test_each_speed_of_a_training_speaker_is_a_speaker_of_its_own(voices, tmp_path):
+    summary = train(config(voices, tmp_path, epochs=1, val_speakers=3, val_metric="eer",
+                           train_split="train", val_seconds=0.5, speed_speakers=[0.9, 1.1],
+                           model_options={"embedding_dim": 16, "head": "aam"}), progress=False)
+    base = summary["labels"][:5]  # the 5 voices left after 3 validate
+    assert base == sorted(base) and not any("@" in b for b in base)
+    assert summary["labels"] == base + [f"{v}@0.9x" for v in base] + [f"{v}@1.1x" for v in base]
+    assert summary["model"].fc.weight.shape[0] == 15
+    with pytest.raises(ValueError, match="speed_speakers"):
+        train(config(voices, tmp_path, epochs=1, val_speakers=3, train_split="train",
+                     speed_speakers=[1.1]), progress=False)
+
+
 def test_validation_speakers_come_out_of_the_training_split(voices, tmp_path):
     from degram_core.train import split_items
 
