@@ -4,7 +4,13 @@ with one noise recording left out of everything (its background clips and the no
 into clips), then score the part of that recording bench/false_events.py does not play (its
 first 70 %), with the node's window, hop and top_k and the model's own threshold.
 
-    python bench/unheard_room.py MODEL --room doing_the_dishes [--room ...]
+    python tools/prepare_sound_events.py --leave-out doing_the_dishes
+    degram train config/train_sound_events.yaml --set out_dir=runs/no_dishes \
+        train_manifest=runs/manifests/sound_events_no_doing_the_dishes.csv \
+        "noise_exclude=[dude_miaowing, doing_the_dishes]"
+    degram calibrate runs/no_dishes/best.pt --fold 4 --window-s 2.0 --hop-s 0.5 \
+        --events runs/manifests/sound_events_no_doing_the_dishes.csv
+    python bench/unheard_room.py runs/no_dishes/best.pt --room doing_the_dishes
 """
 from __future__ import annotations
 

@@ -12,6 +12,10 @@
   digital silence: what a robot hears when nothing happens.
 
     python tools/prepare_sound_events.py [--data ../shared/data] [--out runs/manifests]
+
+`--leave-out ROOM` also writes sound_events_no_ROOM.csv without that recording's background
+clips: with `noise_exclude` naming it too, a model trained on it has never heard the room
+(bench/unheard_room.py).
 """
 from __future__ import annotations
 
@@ -59,6 +63,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data")
     parser.add_argument("--out", default="runs/manifests")
+    parser.add_argument("--leave-out", action="append", default=[], metavar="ROOM",
+                        help="also write a manifest without this noise recording (its stem)")
     args = parser.parse_args()
     root, out = Path(args.data), Path(args.out)
     rng = np.random.default_rng(0)
@@ -103,6 +109,12 @@ def main() -> None:
     for item in items:
         counts[item.label] = counts.get(item.label, 0) + 1
     print(f"{manifest}: {len(items)} clips ({written} background clips in {folder}); {counts}")
+    for room in args.leave_out:
+        kept = [i for i in items if not Path(i.path).stem.startswith(room + "_")]
+        if len(kept) == len(items):
+            raise SystemExit(f"--leave-out {room}: no background clip of that recording")
+        data.write_manifest(out / f"sound_events_no_{room}.csv", kept)
+        print(f"{out / f'sound_events_no_{room}.csv'}: {len(kept)} clips, none of {room}")
 
 
 if __name__ == "__main__":
