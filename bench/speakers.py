@@ -84,7 +84,10 @@ def mfcc_embed(waves):
 
 
 def figures(emb: np.ndarray, speakers: list[str], threshold: float | None,
-            cohort: np.ndarray | None = None, draws: int = 20) -> dict:
+            cohort: np.ndarray | None = None, draws: int = 20, decisions: dict | None = None
+            ) -> dict:
+    """`decisions`, when given, gets each identification figure's per-clip right/wrong over
+    all its draws: every method sees the same draws, so two can be compared clip by clip."""
     rng = np.random.default_rng(0)
     out = {}
     e3 = enroll(emb, speakers, 3, rng, cohort)
@@ -93,13 +96,15 @@ def figures(emb: np.ndarray, speakers: list[str], threshold: float | None,
     speakers_arr = np.asarray(speakers)
     small = 20 if len(names) >= 40 else 2 * len(names) // 3  # 10 of 15 validation speakers
     for k in (1, 3):
-        accuracies = []
+        right = []
         for _ in range(draws):
             chosen = rng.choice(names, small, replace=False)
             keep = np.isin(speakers_arr, chosen)
-            accuracies.append(identification_accuracy(
-                enroll(emb[keep], list(speakers_arr[keep]), k, rng)))
-        out[f"ID N={small} K={k}"] = float(np.mean(accuracies))
+            e = enroll(emb[keep], list(speakers_arr[keep]), k, rng)
+            right.append(np.asarray(e.names)[e.scores().argmax(1)] == np.asarray(e.test_names))
+        out[f"ID N={small} K={k}"] = float(np.mean([r.mean() for r in right]))
+        if decisions is not None:
+            decisions[f"ID N={small} K={k}"] = np.concatenate(right)
         out[f"ID N={len(names)} K={k}"] = identification_accuracy(enroll(emb, speakers, k, rng))
     if threshold is not None:
         known, rejected = [], []
@@ -205,7 +210,7 @@ def main() -> int:
 
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
-    results = {}
+    results, decisions = {}, {}
     for name, (embed, thr) in methods.items():
         started = time.time()
         stored = cache / f"{name}.npy"
@@ -215,7 +220,8 @@ def main() -> int:
             emb, cohort = embed(waves)
             if name in ("resemblyzer", "mfcc"):
                 np.save(stored, emb)
-        results[name] = figures(emb, speakers, thr, cohort)
+        decisions[name] = {}
+        results[name] = figures(emb, speakers, thr, cohort, decisions=decisions[name])
         if args.window_s and name != "mfcc":
             n = int(args.window_s * 16000)
             crops = [w[max(0, (len(w) - n) // 2):][:n] for w in waves]
@@ -232,6 +238,14 @@ def main() -> int:
     for key in keys:
         cells = [f"{r[key]:.3f}" if key in r else "" for r in results.values()]
         print(f"| {key} | " + " | ".join(cells) + " |")
+    if "resemblyzer" in decisions:
+        print("\nclip by clip against Resemblyzer (the same draws; McNemar z of the difference):")
+        for key, ours in decisions["degram"].items():
+            theirs = decisions["resemblyzer"][key]
+            only_ours, only_theirs = int((ours & ~theirs).sum()), int((~ours & theirs).sum())
+            z = (only_ours - only_theirs) / max(np.sqrt(only_ours + only_theirs), 1.0)
+            print(f"  {key}: {len(ours)} decisions, only degram right {only_ours}, only "
+                  f"Resemblyzer right {only_theirs} (z {z:+.1f})")
     print(f"\nembedding a 1 s window, one thread: {window_ms(classifier):.1f} ms (median of 50)")
     return 0
 
