@@ -93,6 +93,12 @@ def streams(rng) -> dict[str, tuple[str, np.ndarray]]:
     return out
 
 
+def event_threshold(params: dict, classifier) -> float:
+    """The sound node's threshold: its parameter, or the model's own when it is left negative."""
+    return (params["threshold"] if params["threshold"] >= 0 else
+            classifier.operating_point("event_threshold", DEFAULT_THRESHOLD))
+
+
 def sound_figures(classifier, threshold, window_s, hop_s, top_k, kind, audio) -> dict:
     probs = window_probabilities(classifier, audio, window_s, hop_s)
     minutes = len(probs) * hop_s / 60
@@ -133,15 +139,14 @@ def main() -> int:
 
     sp, ss = node_params("sound_events"), node_params("speaker_id")
     sound = Classifier(args.sound, device="cpu")
-    event_threshold = (sp["threshold"] if sp["threshold"] >= 0 else
-                       sound.operating_point("event_threshold", DEFAULT_THRESHOLD))
+    threshold = event_threshold(sp, sound)
     speaker = Classifier(args.speaker, device="cpu")
     similarity = (ss["similarity_threshold"] if ss["similarity_threshold"] >= 0 else
                   speaker.operating_point("similarity_threshold", SIMILARITY))
     min_speech = (ss["min_speech_fraction"] if ss["min_speech_fraction"] >= 0 else
                   speaker.operating_point("vad_min_speech", DEFAULT_MIN_SPEECH))
     vad = VoiceActivity()
-    print(f"sound: window {sp['window_s']} s, hop {sp['hop_s']} s, threshold {event_threshold:.2f}"
+    print(f"sound: window {sp['window_s']} s, hop {sp['hop_s']} s, threshold {threshold:.2f}"
           f"; speaker: window {ss['window_s']} s, hop {ss['hop_s']} s, similarity "
           f"{similarity:.3f}, speech fraction {min_speech:.2f}", flush=True)
 
@@ -156,7 +161,7 @@ def main() -> int:
 
     rows, totals = [], {}
     for name, (kind, audio) in streams(rng).items():
-        s = sound_figures(sound, event_threshold, sp["window_s"], sp["hop_s"], sp["top_k"],
+        s = sound_figures(sound, threshold, sp["window_s"], sp["hop_s"], sp["top_k"],
                           kind, audio)
         v = speaker_figures(speaker, gallery, vad, min_speech, similarity, ss["window_s"],
                             ss["hop_s"], kind, audio)

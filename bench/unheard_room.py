@@ -26,10 +26,9 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from false_events import DATA, node_params, sound_figures  # noqa: E402
+from false_events import DATA, event_threshold, node_params, sound_figures  # noqa: E402
 
 from degram_core.audio import load_audio  # noqa: E402
-from degram_core.events import DEFAULT_THRESHOLD  # noqa: E402
 from degram_core.inference import Classifier  # noqa: E402
 from degram_core.mixing import NOISE_TRAIN_FRACTION  # noqa: E402
 
@@ -44,8 +43,7 @@ def main() -> int:
     torch.set_num_threads(1)
     params = node_params("sound_events")
     model = Classifier(args.model, device="cpu")
-    threshold = (params["threshold"] if params["threshold"] >= 0 else
-                 model.operating_point("event_threshold", DEFAULT_THRESHOLD))
+    threshold = event_threshold(params, model)
     for room in args.room:
         wave = load_audio(DATA / "noise" / f"{room}.flac")
         heard = wave[:int(len(wave) * NOISE_TRAIN_FRACTION)]
