@@ -41,8 +41,8 @@ from degram_core.audio import load_audio  # noqa: E402
 from degram_core.inference import Classifier  # noqa: E402
 from degram_core.speakers import DEFAULT_THRESHOLD  # noqa: E402
 from degram_core.verification import (enroll, equal_error_rate,  # noqa: E402
-                                      identification_accuracy, open_set, speaker_vectors,
-                                      trials, unit)
+                                      identification_accuracy, identified, open_set,
+                                      speaker_vectors, trials, unit)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -101,7 +101,7 @@ def figures(emb: np.ndarray, speakers: list[str], threshold: float | None,
             chosen = rng.choice(names, small, replace=False)
             keep = np.isin(speakers_arr, chosen)
             e = enroll(emb[keep], list(speakers_arr[keep]), k, rng)
-            right.append(np.asarray(e.names)[e.scores().argmax(1)] == np.asarray(e.test_names))
+            right.append(identified(e))
         out[f"ID N={small} K={k}"] = float(np.mean([r.mean() for r in right]))
         if decisions is not None:
             decisions[f"ID N={small} K={k}"] = np.concatenate(right)

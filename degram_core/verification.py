@@ -98,9 +98,13 @@ def trials(e: Enrollment) -> tuple[np.ndarray, np.ndarray]:
     return e.scores().ravel(), targets.ravel()
 
 
+def identified(e: Enrollment) -> np.ndarray:
+    """(T,) bool: whether each test clip's best-scoring enrolled speaker is its own."""
+    return np.asarray(e.names)[e.scores().argmax(1)] == np.asarray(e.test_names)
+
+
 def identification_accuracy(e: Enrollment) -> float:
-    best = np.asarray(e.names)[e.scores().argmax(1)]
-    return float(np.mean(best == np.asarray(e.test_names)))
+    return float(np.mean(identified(e)))
 
 
 def best_matches(e: Enrollment, known) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
