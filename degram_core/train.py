@@ -164,8 +164,7 @@ def build_augment(cfg: TrainConfig, sample_rate: int) -> Augment | None:
                    gain_db=tuple(cfg.gain_db) if cfg.gain_db else None, sample_rate=sample_rate)
 
 
-def training_data(cfg: TrainConfig, train_set: AudioDataset, rank: int = 0, world: int = 1,
-                  classes: int = 0):
+def training_data(cfg: TrainConfig, train_set: AudioDataset, rank: int = 0, world: int = 1):
     """(loader, sampler, collate) of the training split at the dataset's sample rate.
 
     Every part is picklable and seeded by (seed, epoch) or (seed, batch number), so worker
@@ -177,7 +176,9 @@ def training_data(cfg: TrainConfig, train_set: AudioDataset, rank: int = 0, worl
                                   seed=cfg.seed, max_gap_s=cfg.tile_gap_s,
                                   loud_crop_prob=cfg.loud_crop_prob,
                                   augment=build_augment(cfg, rate),
-                                  speeds=tuple(cfg.speed_speakers), classes=classes)
+                                  speeds=tuple(cfg.speed_speakers),
+                                  # the dataset's labels are the voices, then them at each speed
+                                  classes=len(train_set.labels) // (len(cfg.speed_speakers) + 1))
     # DistributedSampler also for one process: its order follows (seed, epoch), where a
     # RandomSampler's generator would have to be saved to resume the same order.
     sampler = ResumableSampler(
@@ -323,7 +324,6 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     if cfg.val_metric not in ("accuracy", "eer"):
         raise ValueError(f"val_metric must be 'accuracy' or 'eer', got {cfg.val_metric!r}")
     labels = sorted({i.label for i in train_items})
-    classes = len(labels)
     if cfg.speed_speakers:
         if cfg.val_metric != "eer":
             raise ValueError("speed_speakers makes new speakers: it needs val_metric: eer")
@@ -358,7 +358,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
             raise ValueError(f"init_from {cfg.init_from}: its labels are not this run's "
                              f"{len(labels)} training labels")
         model.load_state_dict(start["state_dict"])
-    loader, sampler, collate = training_data(cfg, train_set, rank, world, classes)
+    loader, sampler, collate = training_data(cfg, train_set, rank, world)
     state = {"epoch": 0, "best": -1.0, "bad_epochs": 0}
     # Progress inside the epoch being trained: steps taken and their running figures.
     partial = {"step": 0, "seen": 0, "correct": 0, "loss_sum": 0.0}
