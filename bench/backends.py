@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from degram_core import Classifier, build_model, save_checkpoint
-from degram_core.bench import median_ms
+from degram_core.scoring.latency import median_ms
 
 MODELS = ("degram-resnet-tiny", "degram-resnet18")
 DURATIONS = (1.0, 3.0, 5.0, 10.0)

@@ -27,9 +27,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from degram_core.audio import load_audio  # noqa: E402
-from degram_core.inference import Classifier  # noqa: E402
-from degram_core.speakers import DEFAULT_THRESHOLD, Gallery, checkpoint_identity  # noqa: E402
+from degram_core.runtime.audio import load_audio  # noqa: E402
+from degram_core.runtime.classifier import Classifier  # noqa: E402
+from degram_core.galleries.gallery import DEFAULT_THRESHOLD, Gallery, checkpoint_identity  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fsdd"
 SWEEP = [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.88, 0.9, 0.92, 0.94, 0.96, 0.98]

@@ -36,7 +36,7 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-from degram_ros.audio_stream import encode_s16le  # noqa: E402
+from degram_core.runtime.codecs import encode_s16le  # noqa: E402
 from degram_ros.msg import SpeakerId  # noqa: E402
 from degram_ros.srv import Enroll  # noqa: E402
 

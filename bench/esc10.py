@@ -26,13 +26,13 @@ import numpy as np
 import torch
 
 from degram_core import calibrate
-from degram_core.audio import load_audio
+from degram_core.runtime.audio import load_audio
 from degram_core.data import from_esc, read_manifest, select, write_manifest
-from degram_core.evaluate import evaluate
-from degram_core.events import BACKGROUND, SPEECH, reported
-from degram_core.inference import Classifier
+from degram_core.scoring.evaluate import evaluate
+from degram_core.runtime.events import BACKGROUND, SPEECH, reported
+from degram_core.runtime.classifier import Classifier
 from degram_core.commands.train import parse_overrides
-from degram_core.train import TrainConfig, train
+from degram_core.training.loop import TrainConfig, train
 
 PAPER_MODELS = ["spectrogram-resnet18", "sincgram-resnet18", "despectrogram-resnet18", "degram-resnet18"]
 

@@ -35,14 +35,14 @@ import yaml  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from degram_core import data  # noqa: E402
-from degram_core.audio import load_audio  # noqa: E402
-from degram_core.calibrate import window_probabilities, windows  # noqa: E402
-from degram_core.events import DEFAULT_THRESHOLD, SPEECH, reported  # noqa: E402
-from degram_core.inference import Classifier  # noqa: E402
-from degram_core.mixing import NOISE_TRAIN_FRACTION, at_level, room_tone  # noqa: E402
-from degram_core.speakers import DEFAULT_THRESHOLD as SIMILARITY  # noqa: E402
-from degram_core.speakers import Gallery, speech_embedding  # noqa: E402
-from degram_core.vad import DEFAULT_MIN_SPEECH, VoiceActivity  # noqa: E402
+from degram_core.runtime.audio import load_audio  # noqa: E402
+from degram_core.scoring.calibration import window_probabilities, windows  # noqa: E402
+from degram_core.runtime.events import DEFAULT_THRESHOLD, SPEECH, reported  # noqa: E402
+from degram_core.runtime.classifier import Classifier  # noqa: E402
+from degram_core.data.mixing import NOISE_TRAIN_FRACTION, at_level, room_tone  # noqa: E402
+from degram_core.galleries.gallery import DEFAULT_THRESHOLD as SIMILARITY  # noqa: E402
+from degram_core.galleries.gallery import Gallery, speech_embedding  # noqa: E402
+from degram_core.runtime.vad import DEFAULT_MIN_SPEECH, VoiceActivity  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 RATE = 16000

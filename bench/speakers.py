@@ -37,10 +37,10 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from degram_core import data  # noqa: E402
-from degram_core.audio import load_audio  # noqa: E402
-from degram_core.inference import Classifier  # noqa: E402
-from degram_core.speakers import DEFAULT_THRESHOLD  # noqa: E402
-from degram_core.verification import (enroll, equal_error_rate,  # noqa: E402
+from degram_core.runtime.audio import load_audio  # noqa: E402
+from degram_core.runtime.classifier import Classifier  # noqa: E402
+from degram_core.galleries.gallery import DEFAULT_THRESHOLD  # noqa: E402
+from degram_core.scoring.verification import (enroll, equal_error_rate,  # noqa: E402
                                       identification_accuracy, identified, open_set,
                                       speaker_vectors, trials, unit)
 
@@ -132,7 +132,7 @@ def fsdd(embed, k_values=(3, 20), recipe: str | None = None) -> dict:
     test = [i for i in items if i.split == "test"]
     rng = np.random.default_rng(0)
     if recipe:
-        from degram_core.train import TrainConfig, extra_items
+        from degram_core.training.loop import TrainConfig, extra_items
 
         trained = {Path(i.path).name for i in extra_items(TrainConfig.from_yaml(recipe))}
         train = [i for i in train if Path(i.path).name not in trained]
@@ -183,7 +183,7 @@ def main() -> int:
     torch.set_num_threads(1)
 
     if args.validation:
-        from degram_core.train import TrainConfig, split_items
+        from degram_core.training.loop import TrainConfig, split_items
 
         items = split_items(TrainConfig.from_yaml(args.validation))[1]
         where = f"validation speakers of {args.validation}"

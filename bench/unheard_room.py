@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from false_events import DATA, event_threshold, node_params, sound_figures  # noqa: E402
 
-from degram_core.audio import load_audio  # noqa: E402
-from degram_core.inference import Classifier  # noqa: E402
-from degram_core.mixing import NOISE_TRAIN_FRACTION  # noqa: E402
+from degram_core.runtime.audio import load_audio  # noqa: E402
+from degram_core.runtime.classifier import Classifier  # noqa: E402
+from degram_core.data.mixing import NOISE_TRAIN_FRACTION  # noqa: E402
 
 
 def main() -> int:

@@ -1,9 +1,9 @@
 """degram_core: DEGramNet in plain PyTorch (no ROS). See README.md."""
-from .audio import SAMPLE_RATE, AudioError, load_audio
-from .checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
-from .frontend import DEGram, DESpectrogram, FrontendConfig, SincGram, Spectrogram, TFDELayer
-from .inference import Classifier, Prediction, StreamingClassifier, WindowResult
-from .models import AudioClassifier, ModelConfig, build_model, list_models
+from .runtime.audio import SAMPLE_RATE, AudioError, load_audio
+from .runtime.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
+from .nn.frontend import DEGram, DESpectrogram, FrontendConfig, SincGram, Spectrogram, TFDELayer
+from .runtime.classifier import Classifier, Prediction, StreamingClassifier, WindowResult
+from .nn.models import AudioClassifier, ModelConfig, build_model, list_models
 
 __version__ = "0.1.0"
 

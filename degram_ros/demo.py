@@ -243,10 +243,10 @@ def enroll_scene(scene_file: Path, checkpoint: Path, gallery_path: Path, window_
                 min_speech: float) -> list[str]:
     """Enroll the speakers the scene's sidecar lists ("enroll": {name: clip}) into a new
     gallery, as ~/enroll would: speech only, windows of the node's length averaged."""
-    from degram_core.audio import load_audio
-    from degram_core.inference import Classifier
-    from degram_core.speakers import Gallery, checkpoint_identity, speech_embedding
-    from degram_core.vad import VoiceActivity
+    from degram_core.runtime.audio import load_audio
+    from degram_core.runtime.classifier import Classifier
+    from degram_core.galleries.gallery import Gallery, checkpoint_identity, speech_embedding
+    from degram_core.runtime.vad import VoiceActivity
 
     sidecar = scene_file.with_suffix(".json")
     clips = json.loads(sidecar.read_text()).get("enroll", {}) if sidecar.is_file() else {}

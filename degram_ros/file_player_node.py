@@ -28,7 +28,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
 
-from .audio_stream import encode_s16le
+from degram_core.runtime.codecs import encode_s16le
 from .node_runner import StartupError, run_node
 from .share import resolve_share_path
 

@@ -35,10 +35,10 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from std_msgs.msg import Header
 
 from degram_core import CheckpointError, Classifier
-from degram_core.inference import BACKENDS
-from degram_core.stream import StreamClock, WindowStream, window_hop_samples
+from degram_core.runtime.classifier import BACKENDS
+from degram_core.runtime.stream import StreamClock, WindowStream, window_hop_samples
 
-from .audio_stream import AudioFormat, BadAudio, Mp3Stream, check_coding, decode
+from degram_core.runtime.codecs import AudioFormat, BadAudio, Mp3Stream, check_coding, decode
 from .node_runner import StartupError
 from .share import resolve_share_path
 from .throttle import Throttle

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from std_msgs.msg import Header
 
-from degram_core.events import BACKGROUND, DEFAULT_THRESHOLD, reported
+from degram_core.runtime.events import BACKGROUND, DEFAULT_THRESHOLD, reported
 from degram_ros.msg import SoundEvent, SoundEvents
 
 from .inference_node import InferenceNode

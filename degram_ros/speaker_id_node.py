@@ -33,12 +33,12 @@ import numpy as np
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
 
-from degram_core.audio import resample
-from degram_core.speakers import (DEFAULT_THRESHOLD, MIN_SPEECH_S, UNKNOWN, Gallery,
+from degram_core.runtime.audio import resample
+from degram_core.galleries.gallery import (DEFAULT_THRESHOLD, MIN_SPEECH_S, UNKNOWN, Gallery,
                                   GalleryError, checkpoint_identity, speech_embedding)
-from degram_core.validate import (MIN_ENROLL_S, Refused, check_enroll_audio, check_name,
+from degram_core.runtime.checks import (MIN_ENROLL_S, Refused, check_enroll_audio, check_name,
                                   check_recent_seconds)
-from degram_core.vad import DEFAULT_MIN_SPEECH, VADError, VoiceActivity
+from degram_core.runtime.vad import DEFAULT_MIN_SPEECH, VADError, VoiceActivity
 from degram_ros.msg import SpeakerId, VoiceActivity as VoiceActivityMsg
 from degram_ros.srv import Enroll, Forget, ListSpeakers
 

@@ -42,7 +42,7 @@ def speak(text: str, path, rate: int = 16000) -> np.ndarray:
     """Real synthetic speech from espeak-ng (a Debian package `make test` installs), at `rate`."""
     import subprocess
 
-    from degram_core.audio import load_audio
+    from degram_core.runtime.audio import load_audio
 
     subprocess.run(["espeak-ng", "-w", str(path), text], check=True, capture_output=True)
     return load_audio(path, rate)

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from degram_core.validate import MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
-from degram_ros.audio_stream import FORMATS, AudioFormat, BadAudio, decode, encode_s16le
+from degram_core.runtime.checks import MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+from degram_core.runtime.codecs import FORMATS, AudioFormat, BadAudio, decode, encode_s16le
 
 S16 = AudioFormat(16000, 1, "S16LE")
 
@@ -78,7 +78,7 @@ def test_floats_beyond_full_scale_are_clipped():
 
 
 def test_mp3_from_lamemp3enc_decodes_in_step_with_the_pcm():
-    from degram_ros.audio_stream import Mp3Stream
+    from degram_core.runtime.codecs import Mp3Stream
     from lame import lame_buffers
 
     rng = np.random.default_rng(7)
@@ -109,7 +109,7 @@ def test_mp3_from_lamemp3enc_decodes_in_step_with_the_pcm():
 
 
 def test_mp3_split_at_odd_places_decodes_the_same_and_garbage_is_refused():
-    from degram_ros.audio_stream import Mp3Stream
+    from degram_core.runtime.codecs import Mp3Stream
     from lame import lame_buffers
 
     audio = np.sin(np.arange(16000) * 0.05).astype(np.float32) * 0.3
@@ -138,12 +138,12 @@ def test_mp3_split_at_odd_places_decodes_the_same_and_garbage_is_refused():
 
 @pytest.mark.parametrize("coding,expected", [("", "pcm"), ("wave", "pcm"), ("MP3", "mp3")])
 def test_codings(coding, expected):
-    from degram_ros.audio_stream import check_coding
+    from degram_core.runtime.codecs import check_coding
     assert check_coding(coding) == expected
 
 
 def test_other_codings_are_refused_with_what_to_do():
-    from degram_ros.audio_stream import check_coding
+    from degram_core.runtime.codecs import check_coding
     with pytest.raises(BadAudio) as error:
         check_coding("flac")
     assert error.value.reason == "unsupported_coding" and "format:=wave" in str(error.value)

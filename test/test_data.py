@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from degram_core.data import (AudioDataset, BalancedSampler, Item, RandomLengthCollate, Unreadable,
+from degram_core.data.manifests import (AudioDataset, BalancedSampler, Item, RandomLengthCollate, Unreadable,
                               add_noise, fit_length, from_esc, from_folder, from_fsdd,
                               from_voxceleb1, read_manifest, select, write_manifest)
 
@@ -158,7 +158,7 @@ def test_unknown_labels_are_refused():
 
 
 def test_a_loud_crop_holds_the_event_of_a_mostly_quiet_clip():
-    from degram_core.data import fit_length
+    from degram_core.data.manifests import fit_length
 
     wave = np.zeros(5 * 16000, np.float32)
     wave[60000:62000] = 0.5  # a bark at 3.75-3.875 s of a quiet 5 s clip

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from degram_core import build_model
-from degram_core.backbones import ECA, eca_kernel_size
-from degram_core.frontend import DEGram, FrontendConfig, SincGram, Spectrogram, TFDELayer
+from degram_core.nn.backbones import ECA, eca_kernel_size
+from degram_core.nn.frontend import DEGram, FrontendConfig, SincGram, Spectrogram, TFDELayer
 
 
 def test_spectrogram_has_257_bins_every_10_ms():

@@ -113,7 +113,7 @@ def test_stream_resamples_other_rates_and_refuses_a_rate_change(classifier):
 
 
 def test_non_finite_model_output_is_an_error_not_a_result(trained_checkpoint):
-    from degram_core.inference import ModelOutputError
+    from degram_core.runtime.classifier import ModelOutputError
 
     # Weights that diverged in training: finite, but the sums overflow to NaN.
     model = load_model(trained_checkpoint)

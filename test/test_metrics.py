@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from degram_core.metrics import classification_metrics, d_prime
+from degram_core.scoring.metrics import classification_metrics, d_prime
 
 PROBS = np.array([[0.7, 0.2, 0.1],
                   [0.2, 0.5, 0.3],

@@ -9,13 +9,13 @@ import soundfile
 import torch
 
 from degram_core import build_model, load_model, save_checkpoint
-from degram_core.calibrate import event_threshold, store, windows
-from degram_core.events import reported, wrong_score
-from degram_core.heads import AAMSoftmax
-from degram_core.inference import Classifier
-from degram_core.mixing import (Augment, NoiseBank, RoomBank, band_limit, mix_at_snr, power,
+from degram_core.scoring.calibration import event_threshold, store, windows
+from degram_core.runtime.events import reported, wrong_score
+from degram_core.nn.heads import AAMSoftmax
+from degram_core.runtime.classifier import Classifier
+from degram_core.data.mixing import (Augment, NoiseBank, RoomBank, band_limit, mix_at_snr, power,
                                 room_tone)
-from degram_core.verification import (enroll, equal_error_rate, identification_accuracy,
+from degram_core.scoring.verification import (enroll, equal_error_rate, identification_accuracy,
                                       open_set, open_set_threshold, tnorm, trials, unit)
 
 LABELS = ["background", "dog", "speech"]
@@ -93,7 +93,7 @@ def test_the_open_set_threshold_balances_people_named_and_strangers_rejected():
 
 
 def test_tnorm_rejects_a_window_like_everyone_and_keeps_the_ranking(tmp_path):
-    from degram_core.speakers import Gallery
+    from degram_core.galleries.gallery import Gallery
 
     # Voices share a common direction (they are all speech, through the same model); each
     # speaker adds a direction of its own. A "hub" window is the common part alone: noise
@@ -288,7 +288,7 @@ def test_stored_points_reach_the_classifier_and_the_export(tmp_path):
 
 
 def test_the_registry_names_the_speaker_embedding():
-    from degram_core.models import list_models
+    from degram_core.nn.models import list_models
 
     model = build_model("degram-speaker", 7)
     assert "degram-speaker" in list_models()

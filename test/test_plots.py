@@ -7,7 +7,7 @@ from matplotlib.image import imread
 
 from degram_core import build_model, load_model, save_checkpoint
 from degram_core.cli import main
-from degram_core.plots import (filter_bank_data, initial_sincgram, plot_filters,
+from degram_core.nn.plots import (filter_bank_data, initial_sincgram, plot_filters,
                                representation_data)
 from synthetic import LABELS, make_clip
 

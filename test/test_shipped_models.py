@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from degram_core import Classifier, load_audio, load_checkpoint
-from degram_core.speakers import UNKNOWN, Gallery, speech_embedding
-from degram_core.vad import VoiceActivity
+from degram_core.galleries.gallery import UNKNOWN, Gallery, speech_embedding
+from degram_core.runtime.vad import VoiceActivity
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = {"sound_events": ROOT / "models" / "sound_events.pt",

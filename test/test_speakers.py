@@ -7,7 +7,7 @@ import pytest
 import soundfile
 
 from degram_core.cli import main
-from degram_core.speakers import UNKNOWN, Gallery, GalleryError, checkpoint_identity
+from degram_core.galleries.gallery import UNKNOWN, Gallery, GalleryError, checkpoint_identity
 from synthetic import make_clip
 
 

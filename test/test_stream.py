@@ -6,8 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from degram_core.inference import Prediction, StreamingClassifier
-from degram_core.stream import (Resampler, RingBuffer, StreamClock, WindowStream, full_windows,
+from degram_core.runtime.classifier import Prediction, StreamingClassifier
+from degram_core.runtime.stream import (Resampler, RingBuffer, StreamClock, WindowStream, full_windows,
                                 window_hop_samples, window_starts)
 
 SECOND = 1_000_000_000

@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from degram_core.data import Item, write_manifest
-from degram_core.train import TrainConfig, train
+from degram_core.training.loop import TrainConfig, train
 from synthetic import LABELS, make_clip
 
 
@@ -114,8 +114,8 @@ def test_corrupt_clip_in_manifest_is_reported_and_skipped(manifest, tmp_path, wo
 def test_an_8khz_model_learns_from_8khz_batches(manifest, tmp_path):
     import pickle
 
-    from degram_core.data import AudioDataset, read_manifest
-    from degram_core.train import training_data
+    from degram_core.data.manifests import AudioDataset, read_manifest
+    from degram_core.training.loop import training_data
 
     cfg = config(manifest, tmp_path, epochs=1, min_seconds=0.5, max_seconds=0.5,
                  model_options={"sample_rate": 8000}, num_workers=1, noise_prob=0.5)
@@ -208,7 +208,7 @@ def test_each_speed_of_a_training_speaker_is_a_speaker_of_its_own(voices, tmp_pa
 
 
 def test_validation_speakers_come_out_of_the_training_split(voices, tmp_path):
-    from degram_core.train import split_items
+    from degram_core.training.loop import split_items
 
     train_items, val_items = split_items(config(voices, tmp_path, val_speakers=3,
                                                 train_split="train"))
@@ -222,7 +222,7 @@ def test_validation_speakers_come_out_of_the_training_split(voices, tmp_path):
 def test_an_extra_corpus_trains_only_and_leaves_the_validation_speakers_as_they_were(
         voices, tmp_path):
     from degram_core.data import read_manifest
-    from degram_core.train import split_items
+    from degram_core.training.loop import split_items
 
     extra = [Item(i.path, "x" + i.label, split=split, speaker="x" + i.speaker)
              for i in read_manifest(voices) for split in ("train", "test")]
@@ -242,7 +242,7 @@ def test_an_extra_corpus_trains_only_and_leaves_the_validation_speakers_as_they_
 def test_a_validation_fraction_is_stratified_and_leaves_the_test_split_alone(manifest, tmp_path):
     from collections import Counter
 
-    from degram_core.train import split_items
+    from degram_core.training.loop import split_items
 
     train_items, val_items = split_items(config(manifest, tmp_path, val_fraction=0.25,
                                                 train_split="train"))
@@ -253,7 +253,7 @@ def test_a_validation_fraction_is_stratified_and_leaves_the_test_split_alone(man
 
 def test_folds_held_out_of_both_never_reach_training(manifest, tmp_path):
     from degram_core.data import read_manifest
-    from degram_core.train import split_items
+    from degram_core.training.loop import split_items
 
     items = read_manifest(manifest)
     for n, item in enumerate(items):
@@ -268,7 +268,7 @@ def test_a_refit_trains_on_the_validation_folds_refit_labels_and_keeps_the_last_
         manifest, tmp_path):
     from degram_core import load_checkpoint
     from degram_core.data import read_manifest
-    from degram_core.train import split_items
+    from degram_core.training.loop import split_items
 
     items = read_manifest(manifest)
     for n, item in enumerate(items):
@@ -304,7 +304,7 @@ def test_a_speaker_embedding_trains_with_aam_and_stores_its_threshold(voices, tm
     assert meta["similarity_gallery"] == 2 and "val_eer_threshold" in meta
 
     # `degram calibrate --speakers RECIPE` chooses it again, on the same validation voices
-    from degram_core.checkpoint import atomic_save
+    from degram_core.runtime.checkpoint import atomic_save
     from degram_core.cli import main
 
     recipe = tmp_path / "recipe.yaml"
@@ -403,7 +403,7 @@ def test_resume_without_a_checkpoint_is_refused(manifest, tmp_path):
 
 
 def test_mixup_mixes_each_clip_with_a_partner_and_weighs_the_leader_more():
-    from degram_core.mixing import mixup
+    from degram_core.data.mixing import mixup
 
     waves = torch.randn(6, 100)
     for seed in range(5):

@@ -3,7 +3,7 @@ speech (espeak-ng) and on the non-speech a robot hears; a bad model file names i
 import numpy as np
 import pytest
 
-from degram_core.vad import FRAME, VADError, VoiceActivity
+from degram_core.runtime.vad import FRAME, VADError, VoiceActivity
 from synthetic import speak
 
 RATE = 16000

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from degram_core.validate import (MAX_CHANNELS, MAX_ENROLL_S, MAX_NAME_CHARS, MAX_SAMPLE_RATE,
+from degram_core.runtime.checks import (MAX_CHANNELS, MAX_ENROLL_S, MAX_NAME_CHARS, MAX_SAMPLE_RATE,
                                   MIN_ENROLL_S, MIN_SAMPLE_RATE, Refused, check_channels,
                                   check_enroll_audio, check_name, check_recent_seconds,
                                   check_sample_rate)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from degram_core.checkpoint import atomic_save, load_checkpoint
+from degram_core.runtime.checkpoint import atomic_save, load_checkpoint
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from degram_core.audio import load_audio
+from degram_core.runtime.audio import load_audio
 
 RATE = 16000
 GAP_S = 0.5           # silence between segments

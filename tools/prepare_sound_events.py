@@ -27,8 +27,8 @@ import numpy as np
 import soundfile
 
 from degram_core import data
-from degram_core.audio import SAMPLE_RATE, load_audio
-from degram_core.mixing import NOISE_TRAIN_FRACTION, at_level, room_tone
+from degram_core.runtime.audio import SAMPLE_RATE, load_audio
+from degram_core.data.mixing import NOISE_TRAIN_FRACTION, at_level, room_tone
 
 CLIP_S = 4.0
 PER_SPEAKER = 4  # speechocean762 clips per train-split speaker

@@ -15,7 +15,7 @@ def configure(parser):
 def run(args) -> int:
     from tqdm import tqdm
 
-    from .. import bench
+    from ..scoring import latency as bench
 
     models = args.models or bench.MODELS
     durations = args.durations or bench.DURATIONS

@@ -45,10 +45,11 @@ def configure(parser):
 def run(args) -> int:
     import numpy as np
 
-    from .. import calibrate, data
-    from ..audio import load_audio
-    from ..inference import Classifier
-    from ..mixing import NoiseBank, room_tone
+    from .. import data
+    from ..scoring import calibration as calibrate
+    from ..runtime.audio import load_audio
+    from ..runtime.classifier import Classifier
+    from ..data.mixing import NoiseBank, room_tone
 
     if not (args.events or args.vad or args.speakers):
         raise ValueError("give --events MANIFEST, --vad MANIFEST and/or --speakers RECIPE")
@@ -80,9 +81,9 @@ def run(args) -> int:
         record["vad"] = {**result, "manifest": args.vad, "split": args.split,
                          "noise_dir": args.noise_dir, "window_s": args.window_s}
     if args.speakers:
-        from ..checkpoint import load_model
-        from ..data import AudioDataset
-        from ..train import TrainConfig, split_items, validate_speakers
+        from ..runtime.checkpoint import load_model
+        from ..data.manifests import AudioDataset
+        from ..training.loop import TrainConfig, split_items, validate_speakers
 
         cfg = TrainConfig.from_yaml(args.speakers, {"val_seconds": args.window_s,
                                                     **({} if args.tnorm is None

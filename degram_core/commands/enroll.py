@@ -28,7 +28,7 @@ its similarity (T-normalised for a model with a tnorm_scale, else cosine), or "u
 
 
 def configure(parser):
-    from ..speakers import DEFAULT_THRESHOLD
+    from ..galleries.gallery import DEFAULT_THRESHOLD
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
@@ -53,7 +53,7 @@ def configure(parser):
 
 
 def run(args) -> int:
-    from ..speakers import Gallery, checkpoint_identity
+    from ..galleries.gallery import Gallery, checkpoint_identity
 
     managing = args.list or args.forget is not None or args.identify is not None
     if managing and args.enroll:
@@ -74,10 +74,10 @@ def run(args) -> int:
                              f"(enrolled: {', '.join(gallery.names()) or 'none'})")
         return show(args, {"forgotten": args.forget}, lambda doc: [f"forgot {args.forget}"])
 
-    from ..inference import Classifier
+    from ..runtime.classifier import Classifier
     classifier = Classifier(args.checkpoint, device=args.device)
     if args.threshold is None:
-        from ..speakers import DEFAULT_THRESHOLD
+        from ..galleries.gallery import DEFAULT_THRESHOLD
         args.threshold = classifier.operating_point("similarity_threshold", DEFAULT_THRESHOLD)
     if args.identify is not None:
         return identify(args, gallery, classifier)
@@ -93,7 +93,7 @@ def embed_file(classifier, path: str):
     """One file's (embedding, cohort cosines or None): Classifier.speaker_vector. Errors name
     the file (enrollment stops at the first bad one, so a speaker is never enrolled from fewer
     clips than asked)."""
-    from ..audio import load_audio
+    from ..runtime.audio import load_audio
 
     wave = load_audio(path, classifier.sample_rate)  # AudioError names the file
     try:

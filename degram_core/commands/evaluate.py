@@ -18,7 +18,7 @@ def configure(parser):
 
 
 def run(args) -> int:
-    from ..evaluate import evaluate
+    from ..scoring.evaluate import evaluate
 
     result = evaluate(args.checkpoint, args.manifest, args.split, args.fold, args.snr,
                       args.device, progress=not args.json)

@@ -16,8 +16,8 @@ def configure(parser):
 
 
 def run(args) -> int:
-    from ..checkpoint import load_model
-    from ..export import SUFFIXES, export_model
+    from ..runtime.checkpoint import load_model
+    from ..runtime.export import SUFFIXES, export_model
 
     model = load_model(args.checkpoint)
     output = Path(args.output or Path(args.checkpoint).with_suffix(SUFFIXES[args.format]))

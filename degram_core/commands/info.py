@@ -12,7 +12,7 @@ def configure(parser):
 
 
 def run(args) -> int:
-    from ..checkpoint import THRESHOLDS, load_checkpoint, load_model
+    from ..runtime.checkpoint import THRESHOLDS, load_checkpoint, load_model
 
     data = load_checkpoint(args.checkpoint)
     model = load_model(args.checkpoint)

@@ -13,9 +13,9 @@ def configure(parser):
 
 
 def run(args) -> int:
-    from ..audio import load_audio
-    from ..checkpoint import load_model
-    from ..plots import (filter_bank_data, plot_filters, plot_representations,
+    from ..runtime.audio import load_audio
+    from ..runtime.checkpoint import load_model
+    from ..nn.plots import (filter_bank_data, plot_filters, plot_representations,
                          representation_data)
 
     # Both inputs are read before anything is written, so a bad file leaves no half result.

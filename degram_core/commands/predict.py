@@ -19,8 +19,8 @@ def configure(parser):
 def run(args) -> int:
     import soundfile
 
-    from ..audio import AudioError, to_mono
-    from ..inference import Classifier
+    from ..runtime.audio import AudioError, to_mono
+    from ..runtime.classifier import Classifier
 
     classifier = Classifier(args.checkpoint, device=args.device)
     results, failed = [], 0

@@ -25,7 +25,7 @@ def parse_overrides(pairs: list[str]) -> dict:
 
 
 def run(args) -> int:
-    from ..train import TrainConfig, train
+    from ..training.loop import TrainConfig, train
 
     cfg = TrainConfig.from_yaml(args.config, parse_overrides(args.set))
     summary = train(cfg, resume=args.resume, progress=not args.quiet)

@@ -6,7 +6,7 @@ import pytest
 from ros_harness import AudioSource, NodeProcess  # skips this module without ROS
 from audio_common_msgs.msg import AudioDataStamped
 from degram_core import load_model
-from degram_core.export import export_model
+from degram_core.runtime.export import export_model
 from degram_ros.msg import SoundEvents
 from test_nodes import events_params, ns, scene, wait_quiet
 

@@ -6,9 +6,9 @@ from collections import defaultdict
 import numpy as np
 import torch
 
-from .checkpoint import load_model
-from .data import AudioDataset, add_noise, read_manifest, select
-from .inference import pick_device, ready_for_inference
+from ..runtime.checkpoint import load_model
+from ..data.manifests import AudioDataset, add_noise, read_manifest, select
+from ..runtime.classifier import pick_device, ready_for_inference
 from .metrics import classification_metrics
 
 

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import resample
-from .files import atomic_write
-from .vad import DEFAULT_MIN_SPEECH, FRAME, SPEECH_PROBABILITY
-from .validate import Refused, check_name
-from .verification import tnorm
+from ..runtime.audio import resample
+from ..runtime.files import atomic_write
+from ..runtime.vad import DEFAULT_MIN_SPEECH, FRAME, SPEECH_PROBABILITY
+from ..runtime.checks import Refused, check_name
+from ..scoring.verification import tnorm
 
 FORMAT = "degram-gallery"
 VERSION = 1

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import SAMPLE_RATE, AudioError, load_audio, resample
+from ..runtime.audio import SAMPLE_RATE, AudioError, load_audio, resample
 
 log = logging.getLogger(__name__)
 COLUMNS = ("path", "label", "split", "fold", "speaker", "duration")

@@ -16,12 +16,12 @@ import torch.distributed as dist
 import yaml
 from tqdm import tqdm
 
-from .checkpoint import load_checkpoint, save_checkpoint
-from .data import AudioDataset, BalancedSampler, RandomLengthCollate, read_manifest, select
-from .evaluate import predict_dataset
-from .mixing import Augment, NoiseBank, RoomBank, mixup
-from .models import build_model
-from .verification import (enroll, equal_error_rate, identification_accuracy,
+from ..runtime.checkpoint import load_checkpoint, save_checkpoint
+from ..data.manifests import AudioDataset, BalancedSampler, RandomLengthCollate, read_manifest, select
+from ..scoring.evaluate import predict_dataset
+from ..data.mixing import Augment, NoiseBank, RoomBank, mixup
+from ..nn.models import build_model
+from ..scoring.verification import (enroll, equal_error_rate, identification_accuracy,
                            open_set_threshold, speaker_vectors, trials)
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, fields
 import torch
 from torch import nn
 
-from .augment import SpecAugment
+from .specaugment import SpecAugment
 from .backbones import BACKBONES, build_backbone
 from .frontend import Frontend, FrontendConfig
 from .heads import build_head

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from degram_core.validate import Refused, check_channels, check_sample_rate
+from .checks import Refused, check_channels, check_sample_rate
 
 # sample_format strings of audio_common's AudioInfo -> numpy dtypes (little-endian first)
 FORMATS = {

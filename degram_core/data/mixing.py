@@ -16,7 +16,7 @@ import numpy as np
 import soxr
 from scipy.signal import fftconvolve
 
-from .audio import SAMPLE_RATE, load_audio
+from ..runtime.audio import SAMPLE_RATE, load_audio
 
 NOISE_TRAIN_FRACTION = 0.7
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .checkpoint import atomic_save, load_checkpoint
-from .events import BACKGROUND, SPEECH, wrong_score
-from .stream import full_windows, window_hop_samples
-from .vad import VoiceActivity
+from ..runtime.checkpoint import atomic_save, load_checkpoint
+from ..runtime.events import BACKGROUND, SPEECH, wrong_score
+from ..runtime.stream import full_windows, window_hop_samples
+from ..runtime.vad import VoiceActivity
 
 GRID = np.round(np.arange(0.30, 1.0, 0.01), 2)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from .files import atomic_write
-from .models import AudioClassifier, build_model
+from ..nn.models import AudioClassifier, build_model
 
 FORMAT = "degram-checkpoint"
 VERSION = 1

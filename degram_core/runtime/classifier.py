@@ -9,9 +9,9 @@ import torch
 
 from .audio import AudioError, resample, to_mono
 from .checkpoint import CheckpointError, load_model
-from .models import AudioClassifier
+from ..nn.models import AudioClassifier
 from .stream import WindowStream, full_windows, window_hop_samples, window_starts
-from .verification import speaker_vectors
+from ..scoring.verification import speaker_vectors
 
 BACKENDS = ("torch", "onnxruntime")
 

@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .files import atomic_write
-from .frontend import STFTMagnitude
-from .models import AudioClassifier
+from ..nn.frontend import STFTMagnitude
+from ..nn.models import AudioClassifier
 
 FORMATS = ("onnx", "torchscript")
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".ts"}
@@ -31,7 +31,7 @@ OPSET = 18  # the exporter's default
 
 def metadata(model: AudioClassifier, labels: list[str] | None = None) -> dict[str, str]:
     """What a deployed file needs to be used alone; string to string, as ONNX stores it."""
-    from . import __version__
+    from .. import __version__
 
     from .checkpoint import THRESHOLDS
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from .inference import ready_for_inference
-from .models import build_model
+from ..runtime.classifier import ready_for_inference
+from ..nn.models import build_model
 
 MODELS = ("spectrogram-resnet18", "degram-resnet18", "spectrogram-resnet34")
 DURATIONS = (1.0, 3.0, 5.0, 10.0)
