@@ -5,8 +5,11 @@ import pytest
 import torch
 
 from degram_core import build_model
-from degram_core.nn.backbones import ECA, eca_kernel_size
-from degram_core.nn.frontend import DEGram, FrontendConfig, SincGram, Spectrogram, TFDELayer
+from degram_core.nn.eca import ECA, eca_kernel_size
+from degram_core.nn.frontend import DEGram, Spectrogram
+from degram_core.nn.frontend_config import FrontendConfig
+from degram_core.nn.sincgram import SincGram
+from degram_core.nn.tf_delayer import TFDELayer
 
 
 def test_spectrogram_has_257_bins_every_10_ms():

@@ -12,7 +12,8 @@ from torch import nn
 
 from .specaugment import SpecAugment
 from .backbones import BACKBONES, build_backbone
-from .frontend import Frontend, FrontendConfig
+from .frontend import Frontend
+from .frontend_config import FrontendConfig
 from .heads import build_head
 
 ALIASES = {"degramnet": "degram-ecaresnet"}

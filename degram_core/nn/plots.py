@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.gridspec import GridSpec  # noqa: E402
 
-from .frontend import SincGram  # noqa: E402
+from .sincgram import SincGram  # noqa: E402
 from .models import AudioClassifier  # noqa: E402
 
 FIGSIZE, DPI = (16, 9), 100  # 1600 x 900 px
