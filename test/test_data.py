@@ -3,9 +3,11 @@ import numpy as np
 import pytest
 import soundfile
 
-from degram_core.data.manifests import (AudioDataset, BalancedSampler, Item, RandomLengthCollate, Unreadable,
-                              add_noise, fit_length, from_esc, from_folder, from_fsdd,
-                              from_voxceleb1, read_manifest, select, write_manifest)
+from degram_core.data import (Item, from_esc, from_folder, from_fsdd, from_voxceleb1,
+                              read_manifest, select, write_manifest)
+from degram_core.data.crops import RandomLengthCollate, add_noise, fit_length
+from degram_core.data.dataset import AudioDataset, Unreadable
+from degram_core.data.sampler import BalancedSampler
 
 
 def test_fit_length_tiles_short_clips_and_cuts_long_ones():
@@ -158,7 +160,7 @@ def test_unknown_labels_are_refused():
 
 
 def test_a_loud_crop_holds_the_event_of_a_mostly_quiet_clip():
-    from degram_core.data.manifests import fit_length
+    from degram_core.data.crops import fit_length
 
     wave = np.zeros(5 * 16000, np.float32)
     wave[60000:62000] = 0.5  # a bark at 3.75-3.875 s of a quiet 5 s clip

@@ -114,7 +114,8 @@ def test_corrupt_clip_in_manifest_is_reported_and_skipped(manifest, tmp_path, wo
 def test_an_8khz_model_learns_from_8khz_batches(manifest, tmp_path):
     import pickle
 
-    from degram_core.data.manifests import AudioDataset, read_manifest
+    from degram_core.data import read_manifest
+    from degram_core.data.dataset import AudioDataset
     from degram_core.training.loop import training_data
 
     cfg = config(manifest, tmp_path, epochs=1, min_seconds=0.5, max_seconds=0.5,

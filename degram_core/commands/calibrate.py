@@ -82,7 +82,7 @@ def run(args) -> int:
                          "noise_dir": args.noise_dir, "window_s": args.window_s}
     if args.speakers:
         from ..runtime.checkpoint import load_model
-        from ..data.manifests import AudioDataset
+        from ..data.dataset import AudioDataset
         from ..training.loop import TrainConfig, split_items, validate_speakers
 
         cfg = TrainConfig.from_yaml(args.speakers, {"val_seconds": args.window_s,

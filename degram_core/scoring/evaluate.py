@@ -7,7 +7,9 @@ import numpy as np
 import torch
 
 from ..runtime.checkpoint import load_model
-from ..data.manifests import AudioDataset, add_noise, read_manifest, select
+from ..data import read_manifest, select
+from ..data.crops import add_noise
+from ..data.dataset import AudioDataset
 from ..runtime.classifier import pick_device, ready_for_inference
 from .metrics import classification_metrics
 

@@ -3,7 +3,6 @@ random-length batches, resumable, and data-parallel under torchrun (gloo or NCCL
 from __future__ import annotations
 
 import csv
-import itertools
 import logging
 import os
 import time
@@ -17,7 +16,10 @@ import yaml
 from tqdm import tqdm
 
 from ..runtime.checkpoint import load_checkpoint, save_checkpoint
-from ..data.manifests import AudioDataset, BalancedSampler, RandomLengthCollate, read_manifest, select
+from ..data import read_manifest, select
+from ..data.crops import RandomLengthCollate
+from ..data.dataset import AudioDataset
+from ..data.sampler import BalancedSampler, ResumableSampler
 from ..scoring.evaluate import predict_dataset
 from ..data.mixing import Augment, NoiseBank, RoomBank, mixup
 from ..nn.models import build_model
@@ -282,25 +284,6 @@ def sync_buffers(model: torch.nn.Module, world: int) -> None:
             buffer /= world
         else:
             dist.broadcast(buffer, src=0)
-
-
-class ResumableSampler(torch.utils.data.Sampler):
-    """A sampler whose next epoch can start `skip` indices in: a run resumed mid-epoch goes on
-    with the batches it had not seen, in the same order, without loading the others."""
-
-    def __init__(self, sampler):
-        self.sampler, self.skip = sampler, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        if hasattr(self.sampler, "set_epoch"):
-            self.sampler.set_epoch(epoch)
-
-    def __iter__(self):
-        skip, self.skip = self.skip, 0
-        return itertools.islice(iter(self.sampler), skip, None)
-
-    def __len__(self) -> int:
-        return len(self.sampler)
 
 
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
