@@ -4,7 +4,10 @@ identifies the rest, and rejects a speaker never enrolled.
     .venv/bin/python bench/enroll_fsdd.py --checkpoint runs/fsdd_speakers/best.pt --unknown theo
 
 Protocol (the official FSDD test split only: takes 0-4, 50 clips per speaker):
-- every speaker but --unknown is enrolled from --shots test clips picked with --seed;
+- every speaker but --unknown is enrolled from --shots test clips picked with --seed, each
+  clip as the node enrolls a request (galleries.enrollment: the node's windows, voice gate and
+  averaging; FSDD takes are shorter than the 1 s of speech the node asks of a request, so
+  that floor is lowered to what a take holds);
 - known probes: all their other test clips; unknown probes: every test clip of --unknown;
 - at each threshold: identification accuracy on known probes (right name; "unknown" is
   wrong), false rejection of known probes, rejection rate of the unknown speaker.
@@ -29,10 +32,21 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from degram_core.runtime.audio import load_audio  # noqa: E402
 from degram_core.runtime.classifier import Classifier  # noqa: E402
-from degram_core.galleries.gallery import DEFAULT_THRESHOLD, Gallery, checkpoint_identity  # noqa: E402
+from degram_core.galleries.enrollment import enrollment_embedding, voice_gate  # noqa: E402
+from degram_core.galleries.gallery import Gallery, checkpoint_identity  # noqa: E402
+from degram_core.runtime.listener import ListenerConfig  # noqa: E402
+from degram_core.runtime.operating_points import POINTS, own  # noqa: E402
+from degram_core.runtime.vad import VoiceActivity  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fsdd"
 SWEEP = [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.88, 0.9, 0.92, 0.94, 0.96, 0.98]
+
+
+def enrollment(classifier, vad, min_speech: float, wave):
+    """One take, enrolled by the node's path; the speech floor lowered to a take's length."""
+    return enrollment_embedding(classifier, wave, classifier.sample_rate,
+                                ListenerConfig.window_s, voice_gate(vad, min_speech),
+                                min_seconds=0.0)[0]
 
 
 def main() -> int:
@@ -43,7 +57,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DATA, help="FSDD folder (meta.csv)")
     parser.add_argument("--shots", type=int, default=3, help="enrollment clips per speaker")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+    parser.add_argument("--threshold", type=float, default=POINTS["similarity_threshold"].default,
                         help="the threshold reported in detail")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -54,10 +68,12 @@ def main() -> int:
     if args.unknown not in speakers:
         parser.error(f"--unknown {args.unknown!r} is not an FSDD speaker ({', '.join(speakers)})")
     classifier = Classifier(args.checkpoint, device="cpu")
-    embeddings = {}
+    vad, min_speech = VoiceActivity(), own("vad_min_speech", classifier)
+    embeddings, enrolled = {}, {}
     for r in rows:
         wave = load_audio(args.data / r["file"], classifier.sample_rate)
         embeddings[r["file"]] = classifier.speaker_vector(wave, classifier.sample_rate)
+        enrolled[r["file"]] = wave
 
     rng = np.random.default_rng(args.seed)
     known_probes, unknown_probes = [], []
@@ -69,7 +85,8 @@ def main() -> int:
                 unknown_probes += [(speaker, f) for f in files]
                 continue
             shots = set(rng.choice(len(files), args.shots, replace=False).tolist())
-            gallery.enroll(speaker, [embeddings[files[i]][0] for i in sorted(shots)])
+            gallery.enroll(speaker, [enrollment(classifier, vad, min_speech, enrolled[files[i]])
+                                     for i in sorted(shots)])
             known_probes += [(speaker, f) for i, f in enumerate(files) if i not in shots]
         # One identification per probe; thresholds only move the unknown line, so score once.
         def best(f):

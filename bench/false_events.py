@@ -37,12 +37,13 @@ sys.path.insert(0, str(ROOT))
 from degram_core import data  # noqa: E402
 from degram_core.runtime.audio import load_audio  # noqa: E402
 from degram_core.scoring.calibration import window_probabilities, windows  # noqa: E402
-from degram_core.runtime.events import DEFAULT_THRESHOLD, SPEECH, reported  # noqa: E402
+from degram_core.runtime.events import SPEECH, reported  # noqa: E402
 from degram_core.runtime.classifier import Classifier  # noqa: E402
 from degram_core.data.mixing import NOISE_TRAIN_FRACTION, at_level, room_tone  # noqa: E402
-from degram_core.galleries.gallery import DEFAULT_THRESHOLD as SIMILARITY  # noqa: E402
-from degram_core.galleries.gallery import Gallery, speech_embedding  # noqa: E402
-from degram_core.runtime.vad import DEFAULT_MIN_SPEECH, VoiceActivity  # noqa: E402
+from degram_core.galleries.enrollment import voice_embedding  # noqa: E402
+from degram_core.galleries.gallery import Gallery  # noqa: E402
+from degram_core.runtime.operating_points import resolve  # noqa: E402
+from degram_core.runtime.vad import VoiceActivity  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 RATE = 16000
@@ -95,8 +96,7 @@ def streams(rng) -> dict[str, tuple[str, np.ndarray]]:
 
 def event_threshold(params: dict, classifier) -> float:
     """The sound node's threshold: its parameter, or the model's own when it is left negative."""
-    return (params["threshold"] if params["threshold"] >= 0 else
-            classifier.operating_point("event_threshold", DEFAULT_THRESHOLD))
+    return resolve("event_threshold", params["threshold"], classifier)
 
 
 def sound_figures(classifier, threshold, window_s, hop_s, top_k, kind, audio) -> dict:
@@ -141,10 +141,8 @@ def main() -> int:
     sound = Classifier(args.sound, device="cpu")
     threshold = event_threshold(sp, sound)
     speaker = Classifier(args.speaker, device="cpu")
-    similarity = (ss["similarity_threshold"] if ss["similarity_threshold"] >= 0 else
-                  speaker.operating_point("similarity_threshold", SIMILARITY))
-    min_speech = (ss["min_speech_fraction"] if ss["min_speech_fraction"] >= 0 else
-                  speaker.operating_point("vad_min_speech", DEFAULT_MIN_SPEECH))
+    similarity = resolve("similarity_threshold", ss["similarity_threshold"], speaker)
+    min_speech = resolve("vad_min_speech", ss["min_speech_fraction"], speaker)
     vad = VoiceActivity()
     print(f"sound: window {sp['window_s']} s, hop {sp['hop_s']} s, threshold {threshold:.2f}"
           f"; speaker: window {ss['window_s']} s, hop {ss['hop_s']} s, similarity "
@@ -156,8 +154,8 @@ def main() -> int:
     gallery = Gallery(Path(tempfile.mkdtemp()) / "speakers.json", "bench")
     for name in enrolled:
         clips = [i for i in so if i.speaker == name][-3:]
-        gallery.enroll(name, speech_embedding(speaker, vad, np.concatenate(
-            [load_audio(i.path) for i in clips]), RATE, ss["window_s"])[0])
+        gallery.enroll(name, voice_embedding(speaker, vad, np.concatenate(
+            [load_audio(i.path) for i in clips]), RATE, ss["window_s"], min_speech)[0])
 
     rows, totals = [], {}
     for name, (kind, audio) in streams(rng).items():

@@ -39,10 +39,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from degram_core import data  # noqa: E402
 from degram_core.runtime.audio import load_audio  # noqa: E402
 from degram_core.runtime.classifier import Classifier  # noqa: E402
-from degram_core.galleries.gallery import DEFAULT_THRESHOLD  # noqa: E402
+from degram_core.runtime.operating_points import own  # noqa: E402
+from degram_core.runtime.embeddings import centroid, l2_normalise, speaker_vectors  # noqa: E402
 from degram_core.scoring.verification import (enroll, equal_error_rate,  # noqa: E402
-                                      identification_accuracy, identified, open_set,
-                                      speaker_vectors, trials, unit)
+                                              identification_accuracy, identified, open_set,
+                                              trials)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -65,7 +66,7 @@ def resemblyzer_embedder():
         for wave in waves:
             trimmed = preprocess_wav(wave, source_sr=16000)
             out.append(encoder.embed_utterance(trimmed if len(trimmed) > 1600 else wave))
-        return unit(np.stack(out)), None
+        return l2_normalise(np.stack(out)), None
     return embed
 
 
@@ -80,7 +81,7 @@ def mfcc_embed(waves):
         rows.append(np.concatenate([m.mean(1), m.std(1)]))
     rows = np.stack(rows)
     rows = (rows - rows.mean(0)) / (rows.std(0) + 1e-9)
-    return unit(rows), None
+    return l2_normalise(rows), None
 
 
 def figures(emb: np.ndarray, speakers: list[str], threshold: float | None,
@@ -146,7 +147,7 @@ def fsdd(embed, k_values=(3, 20), recipe: str | None = None) -> dict:
         for name in sorted({i.speaker for i in train}):
             mine = [i for i in train if i.speaker == name]
             picked = [mine[j] for j in rng.choice(len(mine), k, replace=False)]
-            centroids.append(unit(embed([load_audio(i.path) for i in picked])[0].mean(0)))
+            centroids.append(centroid(embed([load_audio(i.path) for i in picked])[0]))
             names.append(name)
         best = np.asarray(names)[(test_emb @ np.stack(centroids).T).argmax(1)]
         out[f"FSDD ID K={k}"] = float(np.mean(best == np.asarray([i.speaker for i in test])))
@@ -197,13 +198,13 @@ def main() -> int:
 
     methods = {}
     embed, classifier = degram_embedder(args.checkpoint, not args.no_tnorm)
-    threshold = classifier.operating_point("similarity_threshold", DEFAULT_THRESHOLD)
+    threshold = own("similarity_threshold", classifier)
     if args.no_tnorm and classifier.tnorm_scale:
         threshold = None  # the model's threshold is in T-normalised units
     methods["degram"] = (embed, threshold)
     if args.old:
         old_embed, old = degram_embedder(args.old, not args.no_tnorm)
-        methods["old"] = (old_embed, old.operating_point("similarity_threshold", DEFAULT_THRESHOLD))
+        methods["old"] = (old_embed, own("similarity_threshold", old))
     if not args.no_resemblyzer:
         methods["resemblyzer"] = (resemblyzer_embedder(), None)
     methods["mfcc"] = (mfcc_embed, None)

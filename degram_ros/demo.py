@@ -240,12 +240,14 @@ def set_params(parameters: dict, pairs: list[str]) -> None:
 
 
 def enroll_scene(scene_file: Path, checkpoint: Path, gallery_path: Path, window_s: float,
-                min_speech: float) -> list[str]:
+                 min_speech_fraction: float) -> list[str]:
     """Enroll the speakers the scene's sidecar lists ("enroll": {name: clip}) into a new
-    gallery, as ~/enroll would: speech only, windows of the node's length averaged."""
+    gallery, as ~/enroll would (galleries.enrollment.voice_embedding)."""
+    from degram_core.galleries.enrollment import voice_embedding
+    from degram_core.galleries.gallery import Gallery, checkpoint_identity
     from degram_core.runtime.audio import load_audio
     from degram_core.runtime.classifier import Classifier
-    from degram_core.galleries.gallery import Gallery, checkpoint_identity, speech_embedding
+    from degram_core.runtime.operating_points import resolve
     from degram_core.runtime.vad import VoiceActivity
 
     sidecar = scene_file.with_suffix(".json")
@@ -254,12 +256,13 @@ def enroll_scene(scene_file: Path, checkpoint: Path, gallery_path: Path, window_
         return []
     classifier = Classifier(checkpoint, device="cpu")
     gallery = Gallery(gallery_path, checkpoint_identity(checkpoint))
-    vad = VoiceActivity() if min_speech != 0 else None
+    min_speech = resolve("vad_min_speech", min_speech_fraction, classifier)
+    vad = VoiceActivity() if min_speech > 0 else None
     lines = []
     for name, clip in clips.items():
         wave = load_audio(scene_file.parent / clip, classifier.sample_rate)
-        embedding, speech_s = speech_embedding(classifier, vad, wave, classifier.sample_rate,
-                                               window_s)
+        embedding, speech_s = voice_embedding(classifier, vad, wave, classifier.sample_rate,
+                                              window_s, min_speech)
         gallery.enroll(name, embedding)
         lines.append(f"enrolled {name}: {speech_s:.1f} s of speech from {clip}")
     return lines

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 from std_msgs.msg import Header
 
-from degram_core.runtime.events import BACKGROUND, DEFAULT_THRESHOLD, reported
+from degram_core.runtime.events import BACKGROUND, reported
+from degram_core.runtime.operating_points import event_thresholds
 from degram_ros.msg import SoundEvent, SoundEvents
 
 from .inference_node import InferenceNode
@@ -17,6 +18,8 @@ from .node_runner import run_node
 
 
 class SoundEventsNode(InferenceNode):
+    DEFAULTS = {"checkpoint": "models/sound_events.pt"}
+
     def __init__(self, name: str = "sound_events"):
         super().__init__(name)
         self.publisher = None
@@ -26,7 +29,7 @@ class SoundEventsNode(InferenceNode):
         self.publisher = self.create_lifecycle_publisher(SoundEvents, "sound_events", 10)
         labels = self.classifier.labels
         self.get_logger().info(
-            f"event threshold {self.threshold():.3f} ("
+            f"event threshold {self.thresholds().min():.3f} ("
             f"{'parameter' if self.live['threshold'] >= 0 else 'the model'}); "
             + ("'background' windows publish no event" if BACKGROUND in labels else
                "the model has no 'background' class: every window names its best classes"))
@@ -36,14 +39,13 @@ class SoundEventsNode(InferenceNode):
             self.destroy_lifecycle_publisher(self.publisher)
             self.publisher = None
 
-    def threshold(self) -> float:
-        own = self.live["threshold"]
-        return own if own >= 0 else self.classifier.operating_point("event_threshold",
-                                                                     DEFAULT_THRESHOLD)
+    def thresholds(self) -> np.ndarray:
+        """(C,) each class's lowest reported score: the parameter, else the model's own."""
+        return event_thresholds(self.classifier.labels, self.live["threshold"], self.classifier)
 
     def handle_window(self, audio: np.ndarray, stamp_ns: int) -> None:
         labels = self.classifier.labels
-        found = reported(self.probabilities(audio), labels, self.threshold(), self.live["top_k"])
+        found = reported(self.probabilities(audio), labels, self.thresholds(), self.live["top_k"])
         events = [SoundEvent(label=labels[i], class_id=i, score=score) for i, score in found]
         self.stats["windows_quiet"] += not events
         self.publisher.publish(SoundEvents(
@@ -52,7 +54,7 @@ class SoundEventsNode(InferenceNode):
 
     def extra_diagnostics(self) -> dict:
         return {"windows_quiet": str(self.stats["windows_quiet"]),
-                "event_threshold": f"{self.threshold():.3f}"}
+                "event_threshold": f"{self.thresholds().min():.3f}"}
 
 
 def main(args=None) -> None:

@@ -33,12 +33,12 @@ import numpy as np
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
 
-from degram_core.runtime.audio import resample
-from degram_core.galleries.gallery import (DEFAULT_THRESHOLD, MIN_SPEECH_S, UNKNOWN, Gallery,
-                                  GalleryError, checkpoint_identity, speech_embedding)
-from degram_core.runtime.checks import (MIN_ENROLL_S, Refused, check_enroll_audio, check_name,
-                                  check_recent_seconds)
-from degram_core.runtime.vad import DEFAULT_MIN_SPEECH, VADError, VoiceActivity
+from degram_core.galleries.enrollment import VoiceGate, voice_embedding
+from degram_core.galleries.gallery import UNKNOWN, Gallery, GalleryError, checkpoint_identity
+from degram_core.runtime.checks import (Refused, check_enroll_audio, check_name,
+                                        check_recent_seconds)
+from degram_core.runtime.operating_points import resolve
+from degram_core.runtime.vad import VADError, VoiceActivity
 from degram_ros.msg import SpeakerId, VoiceActivity as VoiceActivityMsg
 from degram_ros.srv import Enroll, Forget, ListSpeakers
 
@@ -58,6 +58,12 @@ def rms_db(audio: np.ndarray) -> float:
 
 class SpeakerIdNode(InferenceNode):
     HISTORY_S = 20.0  # enrollment from the room may look back this far (recent_seconds)
+    DEFAULTS = {"checkpoint": "models/speaker_id.pt"}
+    EXTRA_LIVE = {
+        "similarity_threshold": (-1.0, 100.0),  # cosine, or T-normalised (standard deviations)
+        "min_rms_db": (-200.0, 0.0),
+        "min_speech_fraction": (-1.0, 1.0),
+    }
     EXTRA_PARAMETERS = {
         "min_rms_db": (-60.0, "extra energy floor under the voice-activity gate: quieter "
                        "windows are not attributed (dBFS; -200 disables it)"),
@@ -137,22 +143,17 @@ class SpeakerIdNode(InferenceNode):
         return not self.classifier.meta.get("speaker_embedding", False)
 
     def similarity_threshold(self) -> float:
-        own = self.live["similarity_threshold"]
-        return own if own >= 0 else self.classifier.operating_point("similarity_threshold",
-                                                                     DEFAULT_THRESHOLD)
+        return resolve("similarity_threshold", self.live["similarity_threshold"], self.classifier)
 
     def min_speech(self) -> float:
-        own = self.live["min_speech_fraction"]
-        return own if own >= 0 else self.classifier.operating_point("vad_min_speech",
-                                                                     DEFAULT_MIN_SPEECH)
+        return resolve("vad_min_speech", self.live["min_speech_fraction"], self.classifier)
 
     # --- windows (worker thread) -------------------------------------------------------
 
     def handle_window(self, audio: np.ndarray, stamp_ns: int) -> None:
         header = Header(stamp=self.header_stamp(stamp_ns), frame_id=self.frame_id)
-        fraction, peak = self.vad.speech_fraction(
-            resample(audio, self.classifier.sample_rate, self.vad.sample_rate))
-        is_speech = fraction >= self.min_speech()
+        gate = VoiceGate(self.vad, self.min_speech())  # 0: every window passes
+        is_speech, fraction, peak = gate.window(audio, self.classifier.sample_rate)
         self.vad_publisher.publish(VoiceActivityMsg(
             header=header, window=self.window_duration(), speech=bool(is_speech),
             speech_fraction=fraction, speech_probability=peak))
@@ -168,7 +169,7 @@ class SpeakerIdNode(InferenceNode):
         elif self.names_labels():
             prediction = self.classifier.ranked(self.probabilities(audio), top_k)
             candidates, score = prediction.top, prediction.top[0][1]
-            threshold = self.live["threshold"] if self.live["threshold"] >= 0 else 0.5
+            threshold = resolve("label_threshold", self.live["threshold"], self.classifier)
             speaker = prediction.label if score >= threshold else UNKNOWN
         else:
             speaker, score, candidates = UNKNOWN, 0.0, []
@@ -199,13 +200,9 @@ class SpeakerIdNode(InferenceNode):
             if rms_db(audio) < self.live["min_rms_db"]:
                 raise Refused(f"audio is too quiet to enroll ({rms_db(audio):.1f} dBFS, "
                               f"below min_rms_db {self.live['min_rms_db']})")
-            # With the gate off (synthetic voices in tests, non-speech "speakers") all the
-            # audio counts, and the floor is the plain length one.
-            gated = self.min_speech() > 0
-            embedding, speech_s = speech_embedding(
-                classifier, vad if gated else None, audio, rate,
-                self.window / classifier.sample_rate,
-                MIN_SPEECH_S if gated else MIN_ENROLL_S)
+            embedding, speech_s = voice_embedding(classifier, vad, audio, rate,
+                                                  self.window / classifier.sample_rate,
+                                                  self.min_speech())
             response.clips = gallery.enroll(name, embedding)
         except Exception as error:  # see the module's docstring
             response.success, response.message = False, f"not enrolled: {error}"

@@ -10,7 +10,8 @@ import torch
 
 from degram_core import CheckpointError, Classifier, load_model
 from degram_core.runtime.export import ConvSTFTMagnitude, export_model, load_torchscript, parse_metadata
-from degram_core.nn.frontend import FrontendConfig, STFTMagnitude
+from degram_core.nn.frontend import STFTMagnitude
+from degram_core.nn.frontend_config import FrontendConfig
 from synthetic import LABELS, make_clip
 
 SECONDS = (0.02, 0.5, 1.0, 2.7, 6.0)  # 0.02 s is shorter than one STFT window (the padded branch)

@@ -13,10 +13,13 @@ from degram_core.scoring.calibration import event_threshold, store, windows
 from degram_core.runtime.events import reported, wrong_score
 from degram_core.nn.heads import AAMSoftmax
 from degram_core.runtime.classifier import Classifier
+from degram_core.runtime.operating_points import EVENT_THRESHOLDS, event_thresholds, own, resolve
 from degram_core.data.mixing import (Augment, NoiseBank, RoomBank, band_limit, mix_at_snr, power,
                                 room_tone)
+from degram_core.runtime.embeddings import l2_normalise as unit
+from degram_core.runtime.embeddings import tnorm
 from degram_core.scoring.verification import (enroll, equal_error_rate, identification_accuracy,
-                                      open_set, open_set_threshold, tnorm, trials, unit)
+                                              open_set, open_set_threshold, trials)
 
 LABELS = ["background", "dog", "speech"]
 
@@ -280,11 +283,24 @@ def test_stored_points_reach_the_classifier_and_the_export(tmp_path):
     model = build_model("degram-resnet-tiny", 3)
     path = tmp_path / "m.pt"
     save_checkpoint(path, model, LABELS)
-    assert Classifier(path, device="cpu").operating_point("event_threshold", 0.3) == 0.3
-    store(str(path), {"event_threshold": 0.62}, {"events": {"fold": "4"}})
-    assert Classifier(path, device="cpu").operating_point("event_threshold", 0.3) == 0.62
-    onnx = Classifier(path, device="cpu", backend="onnxruntime")
-    assert onnx.operating_point("event_threshold", 0.3) == 0.62
+    assert own("event_threshold", Classifier(path, device="cpu")) == 0.3  # the default
+    store(str(path), {"event_threshold": 0.62, EVENT_THRESHOLDS: {"dog": 0.8}},
+          {"events": {"fold": "4"}})
+    for backend in ("torch", "onnxruntime"):
+        classifier = Classifier(path, device="cpu", backend=backend)
+        assert own("event_threshold", classifier) == 0.62
+        # a parameter that is set wins; a negative one stands for the model's own
+        assert resolve("event_threshold", 0.4, classifier) == 0.4
+        assert resolve("event_threshold", -1.0, classifier) == 0.62
+        # per-class thresholds, the global one for a label without its own
+        np.testing.assert_array_equal(event_thresholds(LABELS, -1.0, classifier), [0.62, 0.8, 0.62])
+        np.testing.assert_array_equal(event_thresholds(LABELS, 0.5, classifier), [0.5] * 3)
+
+
+def test_per_class_thresholds_decide_each_class_report():
+    probs = np.array([0.1, 0.5, 0.4])  # background, dog, speech
+    assert reported(probs, LABELS, np.array([0.0, 0.6, 0.3]), 3) == [(2, 0.4)]
+    assert reported(probs, LABELS, 0.3, 3) == [(1, 0.5), (2, 0.4)]
 
 
 def test_the_registry_names_the_speaker_embedding():

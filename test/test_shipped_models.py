@@ -11,7 +11,9 @@ import pytest
 import torch
 
 from degram_core import Classifier, load_audio, load_checkpoint
-from degram_core.galleries.gallery import UNKNOWN, Gallery, speech_embedding
+from degram_core.galleries.enrollment import voice_embedding
+from degram_core.galleries.gallery import UNKNOWN, Gallery
+from degram_core.runtime.operating_points import own
 from degram_core.runtime.vad import VoiceActivity
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,9 +71,9 @@ def test_shipped_models_name_every_segment_of_the_demo_scene(classifiers, scene,
     vad = VoiceActivity()
     gallery = Gallery(tmp_path / "g.json", "shipped")
     for name, clip in info["enroll"].items():
-        gallery.enroll(name, speech_embedding(speaker, vad, load_audio(SCENE / clip, rate),
-                                              rate, 2.0)[0])
-    threshold = speaker.operating_point("similarity_threshold", 0.0)
+        gallery.enroll(name, voice_embedding(speaker, vad, load_audio(SCENE / clip, rate),
+                                             rate, 2.0, own("vad_min_speech", speaker))[0])
+    threshold = own("similarity_threshold", speaker)
     expected = {"event": lambda s: s["label"], "speech": lambda s: "speech",
                 "quiet": lambda s: "background"}
     for segment in info["segments"]:

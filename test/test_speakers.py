@@ -1,4 +1,4 @@
-"""Speaker gallery (degram_core.speakers) and `degram enroll`: maths on hand-made vectors,
+"""Speaker gallery (degram_core.galleries) and `degram enroll`: maths on hand-made vectors,
 persistence, refusals, and the command on synthetic audio with a trained model."""
 import json
 
@@ -24,10 +24,10 @@ def gallery(tmp_path):
 def test_centroid_is_the_renormalised_mean_of_unit_embeddings(gallery):
     # Clips of different loudness (norm) must weigh the same: [10, 0] and [0, 1] -> 45 degrees.
     assert gallery.enroll("ann", [[10.0, 0.0], [0.0, 1.0]]) == 2
-    np.testing.assert_allclose(gallery.speakers["ann"].centroid, unit([1, 1]))
+    np.testing.assert_allclose(gallery.entries["ann"].centroid, unit([1, 1]))
     # A later clip updates the running mean exactly, as if all three came at once.
     assert gallery.enroll("ann", [0.0, 3.0]) == 3
-    np.testing.assert_allclose(gallery.speakers["ann"].centroid, unit([1, 2]))
+    np.testing.assert_allclose(gallery.entries["ann"].centroid, unit([1, 2]))
     who = gallery.identify([1.0, 2.0], threshold=0.5)
     assert who.name == "ann" and who.score == pytest.approx(1.0)
 
@@ -59,9 +59,9 @@ def test_gallery_survives_a_restart_and_forget_persists(tmp_path):
     first.enroll("bob", [[0.0, 1.0]])
     again = Gallery(path, model="m1")
     assert again.names() == ["ann", "bob"] and again.clips("ann") == 2
-    np.testing.assert_allclose(again.speakers["ann"].centroid, first.speakers["ann"].centroid)
+    np.testing.assert_allclose(again.entries["ann"].centroid, first.entries["ann"].centroid)
     again.enroll("ann", [[0.0, 1.0]])  # the running mean continues across restarts
-    np.testing.assert_allclose(again.speakers["ann"].centroid,
+    np.testing.assert_allclose(again.entries["ann"].centroid,
                                unit(unit([1, 0]) + unit([1, 1]) + unit([0, 1])))
     assert again.forget("bob") and not again.forget("bob")
     assert Gallery(path, model="m1").names() == ["ann"]
@@ -122,8 +122,9 @@ def write_clips(folder, label, seeds):
 def test_cli_enroll_list_identify_forget(trained_checkpoint, tmp_path, capsys):
     ckpt, gallery = str(trained_checkpoint), str(tmp_path / "g.json")
     low, high = write_clips(tmp_path, "low", [1, 2, 3]), write_clips(tmp_path, "high", [4, 5, 6])
-    assert main(["enroll", ckpt, gallery, "low", *low]) == 0
-    assert main(["enroll", ckpt, gallery, "high", *high]) == 0
+    # synthetic "voices" are tones: the voice-activity gate off, as in the node's tests
+    assert main(["enroll", ckpt, gallery, "low", *low, "--min-speech-fraction", "0"]) == 0
+    assert main(["enroll", ckpt, gallery, "high", *high, "--min-speech-fraction", "0"]) == 0
     capsys.readouterr()
     assert main(["enroll", ckpt, gallery, "--list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)["speakers"]
@@ -153,9 +154,14 @@ def test_cli_errors_are_clear_and_change_nothing(trained_checkpoint, tmp_path, c
     ckpt, gallery = str(trained_checkpoint), tmp_path / "g.json"
     good = write_clips(tmp_path, "low", [1])
     missing = str(tmp_path / "missing.wav")
-    assert main(["enroll", ckpt, str(gallery), "low", good[0], missing]) == 2
+    assert main(["enroll", ckpt, str(gallery), "low", good[0], missing,
+                 "--min-speech-fraction", "0"]) == 2
     assert "missing.wav" in capsys.readouterr().err
     assert not gallery.exists()  # all clips or none
+    # With the voice-activity gate on (the default), a tone holds no speech to enroll from.
+    assert main(["enroll", ckpt, str(gallery), "low", good[0]]) == 2
+    assert "only 0.0 s of speech" in capsys.readouterr().err
+    assert not gallery.exists()
     assert main(["enroll", ckpt, str(gallery), "low"]) == 2  # a name without files
     assert main(["enroll", ckpt, str(gallery), "--forget", "nobody"]) == 2
     assert "no speaker 'nobody'" in capsys.readouterr().err
@@ -164,3 +170,28 @@ def test_cli_errors_are_clear_and_change_nothing(trained_checkpoint, tmp_path, c
     assert str(gallery) in capsys.readouterr().err
     with pytest.raises(SystemExit):  # argparse: --list and --forget exclude each other
         main(["enroll", ckpt, str(gallery), "--list", "--forget", "low"])
+
+
+# --- the enrollment path's gates ---------------------------------------------------------
+
+def test_a_loudness_gate_passes_the_windows_of_a_sound_and_counts_its_seconds():
+    """The gate a taught sound would enroll by: frames louder than min_db count."""
+    from degram_core.galleries.enrollment import LoudnessGate, gated_starts
+
+    rate = 16000
+    tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)
+    audio = np.concatenate([np.zeros(2 * rate), tone, np.zeros(2 * rate)]).astype(np.float32)
+    starts, seconds = gated_starts(audio, rate, rate, LoudnessGate(min_db=-30, min_fraction=0.5))
+    assert abs(seconds - 1.0) < 0.05
+    assert 2 * rate in starts and 0 not in starts and 4 * rate not in starts
+    assert gated_starts(audio, rate, rate, None) == (list(range(0, 4 * rate + 1, rate // 2)), 5.0)
+
+
+def test_a_sound_gallery_keeps_its_entries_under_its_own_kind(tmp_path):
+    sounds = Gallery(tmp_path / "sounds.json", model="m1", kind="sounds")
+    sounds.enroll("doorbell", [[1.0, 0.0]])
+    stored = json.loads((tmp_path / "sounds.json").read_text())
+    assert list(stored["sounds"]) == ["doorbell"] and "speakers" not in stored
+    assert Gallery(tmp_path / "sounds.json", model="m1", kind="sounds").names() == ["doorbell"]
+    with pytest.raises(GalleryError, match="lacks 'speakers'"):
+        Gallery(tmp_path / "sounds.json", model="m1")  # not a speaker gallery

@@ -50,11 +50,18 @@ def test_frames_are_scored_from_a_fresh_state(vad, speech):
     assert len(first) == RATE // FRAME
 
 
-def test_speech_only_drops_the_silence(vad, speech):
-    padded = np.concatenate([np.zeros(2 * RATE, np.float32), speech, np.zeros(2 * RATE, np.float32)])
-    kept = vad.speech_only(padded)
-    assert len(kept) % FRAME == 0
-    assert 0.6 * len(speech) < len(kept) < len(speech) + RATE // 2
+def test_the_voice_gate_keeps_the_windows_of_the_speech(vad, speech):
+    """The gate enrollment uses (galleries.enrollment): seconds of speech, and the windows
+    whose frames are at least half speech."""
+    from degram_core.galleries.enrollment import VoiceGate, gated_starts
+
+    silence = np.zeros(2 * RATE, np.float32)
+    padded = np.concatenate([silence, speech, silence])
+    starts, seconds = gated_starts(padded, RATE, RATE, VoiceGate(vad, 0.5))
+    assert 0.6 * len(speech) / RATE < seconds < len(speech) / RATE + 0.5
+    assert starts and 0 not in starts
+    for start in starts:  # each window overlaps the speech by at least a quarter of itself
+        assert 2 * RATE + RATE // 4 < start + RATE and start < 2 * RATE + len(speech) - RATE // 4
 
 
 @pytest.mark.parametrize("problem", ["missing", "corrupt"])

@@ -19,16 +19,19 @@ examples:
   degram enroll model.pt speakers.json --identify who.wav
   degram enroll model.pt speakers.json --forget alice
 
-Each file is one clip; a speaker is the mean of its clips' normalised embeddings, so
-enrolling more clips later refines it. The gallery (JSON) is created on the first enrollment
-and only ever used with the checkpoint that made it. --identify prints the best speaker and
+Each file is one clip, enrolled as the speaker_id node's ~/enroll enrolls a request: windows
+of the node's length (--window-s), those the voice-activity gate passes embedded and averaged
+(at least 1 s of speech a file). A speaker is the mean of its clips' normalised embeddings,
+so enrolling more clips later refines it. The gallery (JSON) is created on the first
+enrollment and only ever used with the checkpoint that made it. --identify prints the best speaker and
 its similarity (T-normalised for a model with a tnorm_scale, else cosine), or "unknown" below
 --threshold. Exit status: 0 ok, 1 some file failed,
 2 bad arguments or an unusable checkpoint/gallery."""
 
 
 def configure(parser):
-    from ..galleries.gallery import DEFAULT_THRESHOLD
+    from ..runtime.listener import ListenerConfig
+    from ..runtime.operating_points import POINTS
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
@@ -45,7 +48,13 @@ def configure(parser):
     parser.add_argument("--threshold", type=float, default=None,
                         help=f"similarity below which --identify says unknown (default: "
                              f"the checkpoint's own similarity_threshold, chosen on validation "
-                             f"speakers; {DEFAULT_THRESHOLD} for a model without one)")
+                             f"speakers; {POINTS['similarity_threshold'].default} for a "
+                             f"model without one)")
+    parser.add_argument("--window-s", type=float, default=ListenerConfig.window_s,
+                        help="enrollment windows, as long as the node's (default: its default)")
+    parser.add_argument("--min-speech-fraction", type=float, default=-1.0,
+                        help="share of a window's frames that must be speech; negative: the "
+                             "model's own (degram info); 0 turns the voice-activity gate off")
     parser.add_argument("-k", "--top-k", type=int, default=3,
                         help="candidates printed by --identify")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
@@ -75,24 +84,44 @@ def run(args) -> int:
         return show(args, {"forgotten": args.forget}, lambda doc: [f"forgot {args.forget}"])
 
     from ..runtime.classifier import Classifier
+    from ..runtime.operating_points import resolve
     classifier = Classifier(args.checkpoint, device=args.device)
-    if args.threshold is None:
-        from ..galleries.gallery import DEFAULT_THRESHOLD
-        args.threshold = classifier.operating_point("similarity_threshold", DEFAULT_THRESHOLD)
+    args.threshold = resolve("similarity_threshold", args.threshold, classifier)
     if args.identify is not None:
         return identify(args, gallery, classifier)
     name, files = args.enroll[0], args.enroll[1:]
-    embeddings = [embed_file(classifier, path)[0] for path in files]  # all or nothing
+    embeddings = enroll_files(args, classifier, files)  # all or nothing
     clips = gallery.enroll(name, embeddings)
     return show(args, {"name": name, "added": len(files), "clips": clips},
                 lambda doc: [f"enrolled {name}: {len(files)} clip(s) added, {clips} in total "
                              f"({gallery.path})"])
 
 
+def enroll_files(args, classifier, files: list[str]) -> list:
+    """One enrollment embedding per file, by the node's path (galleries.enrollment). Errors
+    name the file: enrollment stops at the first bad one, so a speaker is never enrolled from
+    fewer clips than asked."""
+    from ..galleries.enrollment import voice_embedding
+    from ..runtime.audio import load_audio
+    from ..runtime.operating_points import resolve
+    from ..runtime.vad import VoiceActivity
+
+    min_speech = resolve("vad_min_speech", args.min_speech_fraction, classifier)
+    vad = VoiceActivity() if min_speech > 0 else None
+    embeddings = []
+    for path in files:
+        wave = load_audio(path, classifier.sample_rate)  # AudioError names the file
+        try:
+            embeddings.append(voice_embedding(classifier, vad, wave, classifier.sample_rate,
+                                              args.window_s, min_speech)[0])
+        except (ValueError, RuntimeError) as error:  # too little speech; the model's own
+            raise ValueError(f"{path}: {error}") from None
+    return embeddings
+
+
 def embed_file(classifier, path: str):
-    """One file's (embedding, cohort cosines or None): Classifier.speaker_vector. Errors name
-    the file (enrollment stops at the first bad one, so a speaker is never enrolled from fewer
-    clips than asked)."""
+    """One file's (embedding, cohort cosines or None) to identify: Classifier.speaker_vector,
+    the whole file as the node takes one window. Errors name the file."""
     from ..runtime.audio import load_audio
 
     wave = load_audio(path, classifier.sample_rate)  # AudioError names the file

@@ -12,7 +12,8 @@ def configure(parser):
 
 
 def run(args) -> int:
-    from ..runtime.checkpoint import THRESHOLDS, load_checkpoint, load_model
+    from ..runtime.checkpoint import load_checkpoint, load_model
+    from ..runtime.operating_points import stored
 
     data = load_checkpoint(args.checkpoint)
     model = load_model(args.checkpoint)
@@ -32,7 +33,7 @@ def run(args) -> int:
     print(f"{info['checkpoint']}: {info['model']}, {info['parameters'] / 1e6:.2f} M parameters, "
           f"{info['sample_rate']} Hz")
     print(f"labels ({info['num_classes']}): {', '.join(info['labels'])}")
-    points = {k: info["meta"][k] for k in THRESHOLDS if k in info["meta"]}
+    points = stored(info["meta"])
     print("operating points (chosen on validation data; the nodes use them unless a parameter "
           "overrides): " + (", ".join(f"{k} {v:.3f}" for k, v in points.items()) or "none"))
     for key, value in info["meta"].items():

@@ -103,18 +103,6 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     return data
 
 
-# Operating points a checkpoint may carry in its meta, chosen on validation data when it was
-# made; the nodes use them unless a parameter overrides them (`degram info` shows them).
-THRESHOLDS = {
-    "event_threshold": "lowest score of a reported sound event",
-    "similarity_threshold": "similarity (T-normalised with tnorm_scale, else cosine) below "
-                            "which a speaker is 'unknown'",
-    "tnorm_scale": "AAM scale: logits / scale are the cosines with the training speakers that "
-                   "normalise a speaker model's similarities (T-norm)",
-    "vad_min_speech": "share of a window's frames that must be speech to identify a speaker",
-}
-
-
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> AudioClassifier:
     """A ready model in eval mode; its `labels` and `meta` are the file's."""
     data = load_checkpoint(path)

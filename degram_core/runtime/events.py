@@ -11,18 +11,19 @@ import numpy as np
 
 BACKGROUND = "background"
 SPEECH = "speech"
-DEFAULT_THRESHOLD = 0.3  # for models made without an `event_threshold` of their own
 
 
-def reported(probs: np.ndarray, labels: list[str], threshold: float,
+def reported(probs: np.ndarray, labels: list[str], threshold: float | np.ndarray,
              top_k: int) -> list[tuple[int, float]]:
-    """(class index, score) of the events a window reports, best first: (C,) -> at most top_k."""
+    """(class index, score) of the events a window reports, best first: (C,) -> at most top_k.
+    `threshold`: one for every class, or (C,) one each (operating_points.event_thresholds)."""
     order = np.argsort(-probs, kind="stable")
     background = labels.index(BACKGROUND) if BACKGROUND in labels else None
     if background is not None and order[0] == background:
         return []
+    thresholds = np.broadcast_to(np.asarray(threshold, dtype=np.float64), probs.shape)
     return [(int(i), float(probs[i])) for i in order
-            if i != background and probs[i] >= threshold][:top_k]
+            if i != background and probs[i] >= thresholds[i]][:top_k]
 
 
 def wrong_score(probs: np.ndarray, labels: list[str], allowed: set[str]) -> float:

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .files import atomic_write
+from .operating_points import EVENT_THRESHOLDS, POINTS
 from ..nn.frontend import STFTMagnitude
 from ..nn.models import AudioClassifier
 
@@ -33,28 +34,28 @@ def metadata(model: AudioClassifier, labels: list[str] | None = None) -> dict[st
     """What a deployed file needs to be used alone; string to string, as ONNX stores it."""
     from .. import __version__
 
-    from .checkpoint import THRESHOLDS
-
     labels = list(labels or model.labels)
     meta = model.meta
     # The operating points travel with the deployed file, as they do with the checkpoint.
-    points = {key: str(float(meta[key])) for key in THRESHOLDS if key in meta}
+    points = {key: str(float(meta[key])) for key in POINTS if key in meta}
     return {"labels": json.dumps(labels), "sample_rate": str(model.sample_rate),
             "model": model.name, "num_classes": str(model.num_classes),
             "embedding_dim": str(model.embedding_dim), "degram_version": __version__,
             "input": INPUT, "outputs": ",".join(OUTPUTS), **points,
+            **({EVENT_THRESHOLDS: json.dumps(meta[EVENT_THRESHOLDS])}
+               if meta.get(EVENT_THRESHOLDS) else {}),
             **({"speaker_embedding": "true"} if meta.get("speaker_embedding") else {})}
 
 
 def parse_metadata(props: dict[str, str]) -> dict:
     """metadata() read back: labels a list, rates and counts ints. KeyError if not degram's."""
-    from .checkpoint import THRESHOLDS
-
     return {"labels": json.loads(props["labels"]), "sample_rate": int(props["sample_rate"]),
             "model": props["model"], "num_classes": int(props["num_classes"]),
             "embedding_dim": int(props.get("embedding_dim", 0)),
             "degram_version": props.get("degram_version", ""),
-            **{key: float(props[key]) for key in THRESHOLDS if key in props},
+            **{key: float(props[key]) for key in POINTS if key in props},
+            **({EVENT_THRESHOLDS: json.loads(props[EVENT_THRESHOLDS])}
+               if EVENT_THRESHOLDS in props else {}),
             "speaker_embedding": props.get("speaker_embedding") == "true"}
 
 

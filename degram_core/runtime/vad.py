@@ -19,9 +19,6 @@ from .audio import SAMPLE_RATE
 FRAME = 512  # samples at 16 kHz: 32 ms
 CONTEXT = 64  # samples of the previous frame the model sees first
 SPEECH_PROBABILITY = 0.5  # a frame above this is speech (Silero's own default)
-# Share of a window's frames that must be speech, for models made without a `vad_min_speech`
-# of their own (the shipped speaker model's, chosen by degram calibrate --vad).
-DEFAULT_MIN_SPEECH = 0.25
 
 
 class VADError(ValueError):
@@ -84,11 +81,3 @@ class VoiceActivity:
         if probs.size == 0:
             return 0.0, 0.0
         return float(np.mean(probs > threshold)), float(probs.max())
-
-    def speech_only(self, wave: np.ndarray, threshold: float = SPEECH_PROBABILITY) -> np.ndarray:
-        """The frames of `wave` that hold speech, joined: (M,) with M a multiple of 512."""
-        probs = self.frames(wave)
-        keep = np.flatnonzero(probs > threshold)
-        if keep.size == 0:
-            return np.zeros(0, dtype=np.float32)
-        return np.concatenate([wave[i * FRAME:(i + 1) * FRAME] for i in keep]).astype(np.float32)

@@ -1,5 +1,5 @@
 """Operating points chosen on validation data and stored in the checkpoint's meta
-(checkpoint.THRESHOLDS): the event threshold of a sound-event model and the speech share of
+(runtime/operating_points.py): the event threshold of a sound-event model and the speech share of
 the voice-activity gate. Never run this on the data a model's figures are reported on.
 """
 from __future__ import annotations

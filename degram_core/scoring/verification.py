@@ -15,27 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-
-def unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-
-@torch.inference_mode()
-def speaker_vectors(forward, waves, tnorm_scale: float | None = None
-                    ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Unit embeddings (N, D) of clips, one at a time; `forward` maps a (1, N) tensor to
-    (embedding (1, D), logits (1, C)). Given the AAM scale of a model that T-normalises its
-    scores, also each clip's cosines with the training speakers (N, C): its logits / scale."""
-    embeddings, cohort = [], []
-    for wave in waves:
-        wave = torch.as_tensor(wave, dtype=torch.float32).reshape(1, -1)
-        embedding, logits = forward(wave)
-        embeddings.append(embedding[0].float().cpu().numpy())
-        if tnorm_scale:
-            cohort.append(logits[0].float().cpu().numpy() / tnorm_scale)
-    return unit(np.stack(embeddings)), (np.stack(cohort) if tnorm_scale else None)
+from ..runtime.embeddings import centroid, tnorm
 
 
 def equal_error_rate(scores: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
@@ -48,13 +29,6 @@ def equal_error_rate(scores: np.ndarray, targets: np.ndarray) -> tuple[float, fl
     fnr = 1 - tpr
     i = int(np.nanargmin(np.abs(fnr - fpr)))
     return float((fpr[i] + fnr[i]) / 2), float(thresholds[i])
-
-
-def tnorm(scores: np.ndarray, cohort: np.ndarray) -> np.ndarray:
-    """Cosines (..., S) of clips with enrolled speakers, in standard deviations above the
-    clips' mean cosine with a cohort (..., C)."""
-    mean = cohort.mean(-1, keepdims=True)
-    return (scores - mean) / np.maximum(cohort.std(-1, keepdims=True), 1e-6)
 
 
 @dataclass
@@ -83,7 +57,7 @@ def enroll(embeddings: np.ndarray, speakers: list[str], k: int, rng: np.random.G
         if len(index) <= k:
             continue
         names.append(name)
-        centroids.append(unit(embeddings[index[:k]].mean(0)))
+        centroids.append(centroid(embeddings[index[:k]]))
         test.append(embeddings[index[k:]])
         test_names += [name] * (len(index) - k)
         if cohort is not None:
