@@ -1,22 +1,24 @@
-"""The nodes' ROS-free plumbing: decoding audio_common payloads (the stream after decoding:
-test_stream.py)."""
+"""Decoding audio_common payloads to frames of every channel, and the one downmix (the
+listener around them: test_listener.py; the stream after decoding: test_stream.py)."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from degram_core.runtime.checks import MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
-from degram_core.runtime.codecs import FORMATS, AudioFormat, BadAudio, decode, encode_s16le
+from degram_core.runtime.codecs import FORMATS, AudioFormat, BadAudio, decode, downmix, encode_s16le
 
 S16 = AudioFormat(16000, 1, "S16LE")
 
 
 def test_s16le_round_trip_and_channel_mixing():
     audio = np.linspace(-0.5, 0.5, 160, dtype=np.float32)
-    np.testing.assert_allclose(decode(encode_s16le(audio), S16, 10), audio, atol=1e-4)
-    stereo = np.stack([audio, -audio], axis=1)  # L and R cancel
+    np.testing.assert_allclose(decode(encode_s16le(audio), S16, 10), audio[None], atol=1e-4)
+    stereo = np.stack([audio, -audio], axis=1)  # interleaved L and R, which cancel
     data = (stereo * 32767).astype("<i2").tobytes()
-    np.testing.assert_allclose(decode(data, AudioFormat(16000, 2, "S16LE"), 10), 0, atol=1e-4)
+    frames = decode(data, AudioFormat(16000, 2, "S16LE"), 10)
+    np.testing.assert_allclose(frames, stereo.T, atol=1e-4)  # (channels, samples), kept apart
+    np.testing.assert_allclose(downmix(frames), 0, atol=1e-4)
 
 
 @pytest.mark.parametrize("fmt,dtype,scale", [("S32LE", "<i4", 2 ** 31), ("F32LE", "<f4", 1.0),
@@ -24,7 +26,8 @@ def test_s16le_round_trip_and_channel_mixing():
 def test_other_formats(fmt, dtype, scale):
     audio = np.array([0.0, 0.25, -0.5], dtype=np.float32)
     raw = (audio * 127 + 128).astype("u1") if scale is None else (audio * scale).astype(dtype)
-    np.testing.assert_allclose(decode(raw.tobytes(), AudioFormat(8000, 1, fmt), 10), audio, atol=0.01)
+    np.testing.assert_allclose(decode(raw.tobytes(), AudioFormat(8000, 1, fmt), 10)[0], audio,
+                               atol=0.01)
 
 
 @pytest.mark.parametrize("data,fmt,reason", [
@@ -65,16 +68,16 @@ def test_any_payload_decodes_to_bounded_audio_or_names_its_reason(data, rate, ch
         return
     assert MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE and 1 <= channels <= MAX_CHANNELS
     frame = FORMATS[sample_format.upper()].itemsize * channels
-    assert audio.dtype == np.float32 and audio.shape == (len(data) // frame,)
+    assert audio.dtype == np.float32 and audio.shape == (channels, len(data) // frame)
     assert np.isfinite(audio).all() and np.abs(audio).max() <= 1.0
-    assert len(audio) <= max_seconds * rate
+    assert audio.shape[1] <= max_seconds * rate
 
 
 def test_floats_beyond_full_scale_are_clipped():
     # finite, but the model's sums overflow to NaN on them (fuzz run: score nan)
     data = np.array([3e38, -3e38, 0.5, 1.5], "<f4").tobytes()
     np.testing.assert_array_equal(decode(data, AudioFormat(16000, 1, "F32LE"), 10),
-                                  [1.0, -1.0, 0.5, 1.0])
+                                  [[1.0, -1.0, 0.5, 1.0]])
 
 
 def test_mp3_from_lamemp3enc_decodes_in_step_with_the_pcm():
@@ -88,8 +91,9 @@ def test_mp3_from_lamemp3enc_decodes_in_step_with_the_pcm():
     t0 = 5_000_000_000
     stream, pieces, stamps = Mp3Stream(), [], []
     for data, pts in buffers:
-        piece, rate, stamp_ns = stream.decode(data, t0 + pts, max_seconds=10)
-        assert rate == 16000
+        frames, rate, stamp_ns = stream.decode(data, t0 + pts, max_seconds=10)
+        piece = downmix(frames)
+        assert rate == 16000 and frames.shape[0] == 1
         if len(piece):
             stamps.append((stamp_ns, sum(map(len, pieces))))
             pieces.append(piece)
@@ -114,9 +118,10 @@ def test_mp3_split_at_odd_places_decodes_the_same_and_garbage_is_refused():
 
     audio = np.sin(np.arange(16000) * 0.05).astype(np.float32) * 0.3
     data = b"".join(b for b, _ in lame_buffers(audio))
-    whole = Mp3Stream().decode(data, 0, 10)[0]
+    whole = downmix(Mp3Stream().decode(data, 0, 10)[0])
     stream = Mp3Stream()
-    pieces = [stream.decode(data[i:i + 1000], 0, 10)[0] for i in range(0, len(data), 1000)]
+    pieces = [downmix(stream.decode(data[i:i + 1000], 0, 10)[0])
+              for i in range(0, len(data), 1000)]
     split = np.concatenate(pieces)
     assert len(split) >= len(whole) - 576  # a frame may wait for the next one's header
     np.testing.assert_allclose(split[:len(whole) - 576], whole[:len(whole) - 576], atol=1e-6)
@@ -133,7 +138,7 @@ def test_mp3_split_at_odd_places_decodes_the_same_and_garbage_is_refused():
             assert error.reason == "undecodable"
             refused += 1
     assert refused >= 1
-    assert len(garbage.decode(data, 0, 10)[0]) >= len(whole) - 2 * 576
+    assert garbage.decode(data, 0, 10)[0].shape[1] >= len(whole) - 2 * 576
 
 
 @pytest.mark.parametrize("coding,expected", [("", "pcm"), ("wave", "pcm"), ("MP3", "mp3")])

@@ -1,5 +1,7 @@
-"""The streaming core (degram_core.stream) that StreamingClassifier and the nodes share: the
-resampler, the ring buffer, the stream clock, due windows and their stamps. No ROS."""
+"""The streaming core (runtime/stream.py) that StreamingClassifier and the nodes' listener
+share: the resampler, the ring buffer, the stream clock, due windows and their stamps. The
+node's side is the listener itself (runtime/listener.py, what InferenceNode wraps): messages
+in as bytes, windows out through its worker. No ROS."""
 import threading
 import time
 
@@ -7,6 +9,7 @@ import numpy as np
 import pytest
 
 from degram_core.runtime.classifier import Prediction, StreamingClassifier
+from degram_core.runtime.listener import Listener, ListenerConfig
 from degram_core.runtime.stream import (Resampler, RingBuffer, StreamClock, WindowStream, full_windows,
                                 window_hop_samples, window_starts)
 
@@ -16,9 +19,32 @@ RATE = 16000  # the model's
 WINDOW, HOP = window_hop_samples(1.0, 0.25, RATE)
 
 
-def node_stream(window: int = WINDOW, hop: int = HOP) -> WindowStream:
-    """A WindowStream sized as InferenceNode sizes it (HISTORY_S = 4 s beyond the window)."""
-    return WindowStream(RATE, window, hop, capacity=window + max(hop * 4, round(4.0 * RATE)))
+class Log:
+    """The listener's logger: keeps the lines."""
+
+    def __init__(self):
+        self.lines = []
+
+    def info(self, text):
+        self.lines.append(("info", text))
+
+    def warning(self, text):
+        self.lines.append(("warning", text))
+
+    def error(self, text):
+        self.lines.append(("error", text))
+
+
+def node_listener(now_ns=lambda: T0) -> Listener:
+    """The listener as InferenceNode configures it (1 s windows every 0.25 s here)."""
+    return Listener(RATE, ListenerConfig(window_s=1.0, hop_s=0.25), Log(), now_ns)
+
+
+def send(ear: Listener, chunk: np.ndarray, rate: int, stamp: int | None) -> None:
+    """A message as audio_common sends it: F32LE bytes at `rate`, its AudioInfo first (an
+    AudioInfo repeating the format changes nothing)."""
+    ear.on_info(1, rate, "F32LE", rate * 32, "wave")
+    ear.accept(np.asarray(chunk, "<f4").tobytes(), stamp)
 
 
 def chunked(audio: np.ndarray, rate: int, t0: int, seed: int = 0, odd_up_to: int = 3000):
@@ -38,13 +64,13 @@ def signal(seconds: float, rate: int, seed: int = 0) -> np.ndarray:
     return (0.3 * np.sin(2 * np.pi * 440 * t) + 0.05 * rng.standard_normal(len(t))).astype(np.float32)
 
 
-def as_node(stream: WindowStream, chunks, rate: int, take_each: bool = True) -> list:
-    """What InferenceNode does with stamped PCM: push each message (clocked), its worker
-    taking the newest due window; here the worker keeps up (take after every push) or comes
-    once at the end (take_each=False, every window: a taker that is late but skips none)."""
-    windows = []
+def as_node(ear: Listener, chunks, rate: int, take_each: bool = True) -> list:
+    """The listener given stamped PCM messages, its worker taking the newest due window; here
+    the worker keeps up (take after every message) or comes once at the end (take_each=False,
+    every window: a taker that is late but skips none)."""
+    stream, windows = ear.stream, []
     for chunk, stamp in chunks:
-        stream.push(chunk, rate, stamp, clocked=True)
+        send(ear, chunk, rate, stamp)
         while take_each:
             window, skipped = stream.take(newest_only=True)
             assert skipped == 0
@@ -163,9 +189,9 @@ def test_node_and_streaming_classifier_take_the_same_windows_with_the_same_stamp
     rate = 44100  # not the model's: resampled, in odd-sized chunks
     chunks = chunked(signal(3.3, rate, seed), rate, T0, seed=seed)
     results, classified = as_classifier(chunks, rate)
-    stream = node_stream()
-    windows = as_node(stream, chunks, rate)
-    assert len(results) == len(windows) == 1 + (stream.written - WINDOW) // HOP >= 10
+    ear = node_listener()
+    windows = as_node(ear, chunks, rate)
+    assert len(results) == len(windows) == 1 + (ear.stream.written - WINDOW) // HOP >= 10
     for result, window, audio in zip(results, windows, classified):
         assert window.start == round(result.start_s * RATE)
         assert result.end_s == (window.start + WINDOW) / RATE
@@ -176,41 +202,40 @@ def test_node_and_streaming_classifier_take_the_same_windows_with_the_same_stamp
     assert [w.start for w in windows] == list(range(0, HOP * len(windows), HOP))
 
 
-def test_a_worker_thread_takes_the_same_windows_or_counts_them_skipped():
-    """The node's threads: the subscription pushes while the worker waits for windows."""
+def test_the_worker_takes_the_same_windows_or_counts_them_skipped():
+    """The node's threads: messages arrive while the listener's worker hands windows to a
+    model that is slow now and then, and one that fails once."""
     rate = 44100
     chunks = chunked(signal(4.0, rate), rate, T0, seed=3, odd_up_to=1500)
-    reference = {w.start: w for w in as_node(node_stream(), chunks, rate)}
-    stream, taken, skipped, running = node_stream(), [], [0], [True]
+    reference = {w.start: w for w in as_node(node_listener(), chunks, rate)}
+    ear, taken = node_listener(), []
 
-    def worker():  # InferenceNode.work, with a slow model now and then
-        while running[0]:
-            window, missed = stream.wait_window(timeout=0.2)
-            skipped[0] += missed
-            if window is not None:
-                taken.append(window)
-                time.sleep(0.02 if len(taken) % 3 else 0.3)
+    def handle(audio, stamp_ns):
+        taken.append((audio, stamp_ns))
+        if len(taken) == 2:
+            raise RuntimeError("a bad window")  # costs that window only
+        time.sleep(0.02 if len(taken) % 3 else 0.3)
 
-    thread = threading.Thread(target=worker)
-    thread.start()
+    ear.start(handle)
     for chunk, stamp in chunks:
-        stream.push(chunk, rate, stamp, clocked=True)
+        send(ear, chunk, rate, stamp)
         time.sleep(0.001)
     time.sleep(0.5)
-    running[0] = False
-    stream.notify_all()
-    thread.join(timeout=5)
-    assert not thread.is_alive()
-    assert skipped[0] > 0  # it did fall behind
-    assert len(taken) + skipped[0] == len(reference)
-    for window in taken:
-        want = reference[window.start]
-        assert window.stamp_ns == want.stamp_ns
-        np.testing.assert_array_equal(window.audio, want.audio)
+    worker = ear.worker
+    ear.stop()
+    assert not worker.is_alive() and not ear.running
+    skipped = ear.stats["windows_skipped"]
+    assert skipped > 0  # it did fall behind
+    assert len(taken) == ear.stats["windows_processed"] and ear.stats["inference_errors"] == 1
+    assert len(taken) + skipped == len(reference)
+    by_stamp = {w.stamp_ns: w for w in reference.values()}
+    for audio, stamp_ns in taken:
+        np.testing.assert_array_equal(audio, by_stamp[stamp_ns].audio)
+    assert any("inference failed: a bad window" in text for _, text in ear.log.lines)
 
 
 def test_a_waiting_worker_wakes_on_the_push_that_completes_a_window():
-    stream = node_stream()
+    stream = node_listener().stream
     stream.push(np.zeros(WINDOW - 1, np.float32), RATE, T0)
     got = []
     thread = threading.Thread(target=lambda: got.append(stream.wait_window(timeout=10)))
@@ -241,12 +266,13 @@ def test_lost_audio_is_counted_and_the_windows_run_on_stamped_from_their_newer_s
     a hole (no restart); a window is stamped back from the chunk holding its last sample, as
     the node stamped it from the newest chunk while it kept up: windows ending after the gap
     are 2 s later. Whenever the windows are taken, the stamps are the same."""
-    stream, chunk = node_stream(), RATE // 10
+    ear, chunk = node_listener(), RATE // 10
     audio = signal(2.5, RATE)
     stamps = [T0 + k * SECOND // 10 + (2 * SECOND if k >= 10 else 0) for k in range(25)]
     chunks = [(audio[k * chunk:(k + 1) * chunk], stamps[k]) for k in range(25)]
-    windows = as_node(stream, chunks, RATE, take_each=take_each)
-    assert (stream.clock.gaps, stream.clock.lost_ns) == (1, 2 * SECOND)
+    windows = as_node(ear, chunks, RATE, take_each=take_each)
+    assert (ear.stream.clock.gaps, ear.stream.clock.lost_ns) == (1, 2 * SECOND)
+    assert ear.figures()[0]["lost_audio_s"] == "2.000"
     assert [w.start for w in windows] == list(range(0, 40000 - WINDOW + 1, HOP))
     assert [w.stamp_ns for w in windows] == [
         T0 + w.start * 62_500 + (2 * SECOND if w.start + WINDOW > RATE else 0) for w in windows]
@@ -259,34 +285,51 @@ def test_stamps_going_backwards_start_a_new_stream(rate):
     its stamps; the old stream's pending windows and held-back audio are gone."""
     first = chunked(signal(1.6, rate, seed=1), rate, T0, seed=4)
     second = chunked(signal(2.0, rate, seed=2), rate, T0 - 10 * SECOND, seed=5)
-    stream = node_stream()
-    before = as_node(stream, first[:-3], rate)
+    ear = node_listener()
+    before = as_node(ear, first[:-3], rate)
     for chunk, stamp in first[-3:]:  # windows may be due, not yet taken, at the restart
-        stream.push(chunk, rate, stamp, clocked=True)
-    assert stream.push(*second[0][:1], rate, second[0][1], clocked=True)  # went backwards
-    after = as_node(stream, second[1:], rate)
-    fresh = as_node(node_stream(), second, rate)  # the second stream on its own
+        send(ear, chunk, rate, stamp)
+    send(ear, second[0][0], rate, second[0][1])  # went backwards
+    assert ear.stats["stream_restarts"] == 1
+    assert ("warning", "audio stamps went backwards: starting a new stream") in ear.log.lines
+    after = as_node(ear, second[1:], rate)
+    fresh = as_node(node_listener(), second, rate)  # the second stream on its own
     assert before and after and len(after) == len(fresh)
     for got, want in zip(after, fresh):
         assert (got.start, got.stamp_ns) == (want.start, want.stamp_ns)
         np.testing.assert_array_equal(got.audio, want.audio)
-    assert stream.clock.gaps == 0
-    # unstamped audio is not checked; the MP3 path restarts the stream itself
-    assert not stream.push(*second[0][:1], rate, second[0][1])
-    stream.restart()
-    assert stream.written == 0 and stream.take() == (None, 0)
+    assert ear.stream.clock.gaps == 0
+    # unstamped audio is stamped on arrival and not checked
+    send(ear, second[0][0], rate, None)
+    assert ear.stats["stream_restarts"] == 1
+
+
+def test_stamps_far_ahead_start_a_new_stream_and_lose_nothing():
+    """A flood stamped up to 2^31 s (a fuzz run): no hole lost audio could leave, so a new
+    stream each time, as a backward jump is; a plausible hole is still lost audio."""
+    ear = node_listener()
+    chunk = signal(0.1, RATE)
+    send(ear, chunk, RATE, T0)
+    send(ear, chunk, RATE, T0 + 30 * SECOND)  # 29.9 s lost: within StreamClock.MAX_GAP_NS
+    assert (ear.stream.clock.lost_ns, ear.stats["stream_restarts"]) == (29_900_000_000, 0)
+    for stamp in (T0 + 10**6 * SECOND, 2**31 * SECOND):  # 11.6 days, then 2038
+        send(ear, chunk, RATE, stamp)
+    assert ear.stream.clock.lost_ns == 29_900_000_000 and ear.stats["stream_restarts"] == 2
+    assert ear.stream.written == len(chunk)  # the newest stream only
+    assert ("warning", "audio stamps jumped ahead more than 60 s: starting a new stream"
+            ) in ear.log.lines
 
 
 def test_a_rate_change_resamples_and_the_windows_run_on():
     """16 kHz, then the same microphone at 44.1 kHz (an AudioInfo said so): no restart, the
     indices and windows run on, and stamps stay the capture times."""
-    stream = node_stream()
+    ear = node_listener()
     low = chunked(signal(1.3, RATE), RATE, T0, seed=6)
     t1 = T0 + round(sum(len(c) for c, _ in low) * 1e9 / RATE)
     high = chunked(signal(2.0, 44100), 44100, t1, seed=7)
-    windows = as_node(stream, low, RATE) + as_node(stream, high, 44100)
+    windows = as_node(ear, low, RATE) + as_node(ear, high, 44100)
     assert [w.start for w in windows] == list(range(0, HOP * len(windows), HOP))
-    assert len(windows) == 1 + (stream.written - WINDOW) // HOP >= 9
+    assert len(windows) == 1 + (ear.stream.written - WINDOW) // HOP >= 9
     for w in windows:
         assert abs(w.stamp_ns - (T0 + w.start * 62_500)) <= 1
-    assert stream.clock.gaps == 0
+    assert ear.stream.clock.gaps == 0 and ear.stats["rate_changes"] == 1

@@ -1,6 +1,6 @@
 """Per-reason log throttling: each reason speaks at most once per period, and the lines it
 held back are counted in the next one."""
-from degram_ros.throttle import Throttle
+from degram_core.runtime.throttle import Throttle
 
 
 class Clock:

@@ -1,8 +1,9 @@
-"""ROS-free audio plumbing of the nodes: audio_common's message formats, decoded (PCM and MP3)
-and encoded (PCM S16LE).
+"""audio_common's message formats, decoded (PCM and MP3) to frames of every channel and
+encoded (PCM S16LE). No ROS: the listener (listener.py) uses them for the nodes.
 
-Kept apart from rclpy so it is tested directly and reused by every node. What happens to the
-audio after decoding (resampling, ring buffer, due windows, stamps) is degram_core.stream's.
+Decoding keeps the channels apart, (channels, samples); `downmix` is the one place where they
+become the mono audio the models hear. What happens after (resampling, ring buffer, due
+windows, stamps) is stream.py's.
 """
 from __future__ import annotations
 
@@ -46,8 +47,14 @@ class AudioFormat:
             raise BadAudio("unsupported_format", str(error)) from None
 
 
+def downmix(frames: np.ndarray) -> np.ndarray:
+    """(channels, samples) -> (samples,) float32: the channels averaged, what a model hears."""
+    return frames[0] if frames.shape[0] == 1 else frames.mean(axis=0, dtype=np.float32)
+
+
 def decode(data: bytes, fmt: AudioFormat, max_seconds: float) -> np.ndarray:
-    """PCM bytes -> mono float32 in [-1, 1], (N,). Raises BadAudio with the reason."""
+    """PCM bytes -> float32 frames in [-1, 1], (channels, samples). Raises BadAudio with the
+    reason."""
     fmt.check()
     dtype = FORMATS[fmt.sample_format.upper()]
     frame = dtype.itemsize * fmt.channels
@@ -70,7 +77,7 @@ def decode(data: bytes, fmt: AudioFormat, max_seconds: float) -> np.ndarray:
         audio = (samples.astype(np.float32) - 128.0) / 128.0
     else:
         audio = samples.astype(np.float32) / float(np.iinfo(dtype).max + 1)
-    return audio.mean(axis=1) if fmt.channels > 1 else audio[:, 0]
+    return np.ascontiguousarray(audio.T)
 
 
 # AudioInfo.coding_format values: audio_capture's `format` parameter, "wave" or "mp3" (empty
@@ -96,7 +103,7 @@ def check_coding(coding_format: str) -> str:
 
 
 class Mp3Stream:
-    """MP3 bytes, as they arrive message by message, to mono float32 audio with stamps.
+    """MP3 bytes, as they arrive message by message, to float32 frames with stamps.
 
     audio_capture publishes whatever lamemp3enc hands its appsink (one frame per message here,
     but frames split across messages parse as well: FFmpeg's parser keeps the partial frame).
@@ -121,8 +128,8 @@ class Mp3Stream:
         self.bad_frames = 0  # frames the decoder refused, in messages that also held good ones
 
     def decode(self, data: bytes, stamp_ns: int, max_seconds: float) -> tuple[np.ndarray, int, int]:
-        """(mono float32 audio, its rate, stamp of its first sample); the audio may be empty
-        while the decoder fills up. Raises BadAudio with the reason."""
+        """(float32 frames (channels, samples), their rate, stamp of the first sample); there
+        may be no samples while the decoder fills up. Raises BadAudio with the reason."""
         if not data:
             raise BadAudio("empty", "message holds no bytes")
         if self.start_ns is None:
@@ -146,21 +153,22 @@ class Mp3Stream:
                 elif frame.sample_rate != self.rate:
                     raise BadAudio("undecodable", f"mp3 rate changed from {self.rate} to "
                                    f"{frame.sample_rate} Hz within a stream")
-                pieces.append(self.to_mono(frame))
+                pieces.append(self.frames(frame))
         if failure is not None and not pieces:
             raise BadAudio("undecodable", f"mp3 decoder: {failure}")
-        audio = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
-        cut = min(self.to_cut, len(audio))
-        audio, self.to_cut = audio[cut:], self.to_cut - cut
-        if self.rate and len(audio) > max_seconds * self.rate:
-            raise BadAudio("too_long", f"{len(audio) / self.rate:.1f} s in one message "
+        audio = np.concatenate(pieces, axis=1) if pieces else np.zeros((1, 0), np.float32)
+        cut = min(self.to_cut, audio.shape[1])
+        audio, self.to_cut = audio[:, cut:], self.to_cut - cut
+        if self.rate and audio.shape[1] > max_seconds * self.rate:
+            raise BadAudio("too_long", f"{audio.shape[1] / self.rate:.1f} s in one message "
                            f"(limit {max_seconds:g} s, parameter max_message_s)")
         stamp = self.start_ns + round(self.decoded * 1e9 / self.rate) if self.rate else self.start_ns
-        self.decoded += len(audio)
+        self.decoded += audio.shape[1]
         return audio, self.rate or 0, stamp
 
     @staticmethod
-    def to_mono(frame) -> np.ndarray:
+    def frames(frame) -> np.ndarray:
+        """One decoded PyAV frame -> float32 (channels, samples)."""
         samples = frame.to_ndarray()
         channels = len(frame.layout.channels)
         # planar: (channels, n); packed: (1, n * channels) interleaved
@@ -169,7 +177,7 @@ class Mp3Stream:
             audio = samples.astype(np.float32)
         else:
             audio = samples.astype(np.float32) / float(np.iinfo(samples.dtype).max + 1)
-        return audio.mean(axis=0) if channels > 1 else audio[0]
+        return audio
 
 
 def encode_s16le(audio: np.ndarray) -> bytes:

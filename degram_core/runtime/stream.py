@@ -1,9 +1,9 @@
 """The one streaming core: audio in chunks of any size and rate -> due windows at the model's
 rate, each stamped with the capture time of its first sample.
 
-Used by `inference.StreamingClassifier` (every window, synchronously) and by the ROS nodes
-(degram_ros/inference_node.py: the subscription pushes, a worker thread takes the newest due
-window), so both schedule the same windows with the same stamps. No ROS here.
+Used by `classifier.StreamingClassifier` (every window, synchronously) and by the listener
+(listener.py, which the ROS nodes wrap: messages are pushed, a worker thread takes the newest
+due window), so both schedule the same windows with the same stamps. No ROS here.
 
 Indices count samples at the model's rate from the start of the stream (a restart starts them
 again at 0); window k starts at k * hop.
@@ -77,33 +77,43 @@ class Resampler:
         return out, shift
 
 
+def stamp_jump(stamp_ns: int, end_ns: int) -> str:
+    """"backwards" or "ahead" when audio stamped `stamp_ns`, after audio that ended at
+    `end_ns`, starts a new stream (see StreamClock); else ""."""
+    if stamp_ns < end_ns - StreamClock.TOLERANCE_NS:
+        return "backwards"
+    return "ahead" if stamp_ns > end_ns + StreamClock.MAX_GAP_NS else ""
+
+
 class StreamClock:
     """Checks each stamped message against where the previous one ended.
 
     Stamped more than TOLERANCE_NS earlier: time went backwards (a bag looped, a device
     restarted), a new stream. Stamped later: audio captured but never received, counted as
     lost. Best-effort QoS drops messages silently, those above ~512 KB over shared memory and
-    those a full queue overflows; the stamps are the only trace they leave.
+    those a full queue overflows; the stamps are the only trace they leave. Stamped more than
+    MAX_GAP_NS later is no hole that dropped messages leave (a fuzz run stamped up to 2^31 s
+    and read 333 billion seconds lost): a new stream too, as a capture restarted after a pause.
     """
 
     TOLERANCE_NS = 50_000_000
+    MAX_GAP_NS = 60_000_000_000
 
     def __init__(self):
         self.end_ns: int | None = None
         self.lost_ns = 0
         self.gaps = 0
+        self.jump = ""  # how the newest restart's stamps moved: "backwards" or "ahead"
 
     def update(self, stamp_ns: int, duration_ns: int) -> bool:
         """Record a message; True when it starts a new stream."""
-        restarted = False
-        if self.end_ns is not None:
-            if stamp_ns < self.end_ns - self.TOLERANCE_NS:
-                restarted = True
-            elif stamp_ns > self.end_ns + self.TOLERANCE_NS:
-                self.lost_ns += stamp_ns - self.end_ns
-                self.gaps += 1
+        self.jump = stamp_jump(stamp_ns, self.end_ns) if self.end_ns is not None else ""
+        if not self.jump and self.end_ns is not None and stamp_ns > self.end_ns + self.TOLERANCE_NS:
+            self.lost_ns += stamp_ns - self.end_ns
+            self.gaps += 1
         self.end_ns = stamp_ns + duration_ns
-        return restarted
+        return bool(self.jump)
+
 
 
 @dataclass(frozen=True)
@@ -194,8 +204,8 @@ class WindowStream:
     when the worker runs. On contiguous stamps it is stamp0 + start / rate to the nanosecond,
     with resampling too (Resampler's shift). After lost audio (a hole in the stamps, counted by
     `clock`) the indices run on without a hole, so a window spanning the hole is stamped from
-    its newer side. A restart (stamps going backwards) starts indices, windows and the
-    resampler again; a change of input rate only rebuilds the resampler.
+    its newer side. A restart (stamps going backwards, or far ahead) starts indices, windows
+    and the resampler again; a change of input rate only rebuilds the resampler.
 
     Threads: one producer calls push/restart (the nodes' subscription callbacks; the resampler
     and clock are its alone), any thread takes windows. Ring and schedule change only under

@@ -2,7 +2,9 @@
 ~/forget and ~/list services, identification against the gallery, refusals that leave the
 node running, and a gallery that survives a restart."""
 import array
+import re
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -170,3 +172,39 @@ def test_corrupt_gallery_stops_startup_naming_the_file(trained_checkpoint, tmp_p
     assert len(fatal) == 1, node.output()
     assert str(gallery) in fatal[0] and "parameter 'gallery'" in fatal[0], fatal[0]
     assert gallery.read_text() == '{"format": "degram-gallery", "speakers": '  # kept as it was
+
+
+def test_the_cli_and_the_node_enroll_the_same_centroid(bus, tmp_path):
+    """One enrollment path: the same speech through `degram enroll` and through the node's
+    ~/enroll gives the same centroid, each with its defaults (the shipped speaker model, the
+    node's window, the model's voice-activity gate). With the shipped model, windows of 1 s
+    instead of 2 s, or the whole clip embedded at once, give centroids at cosine ~0.99."""
+    import json
+
+    import soundfile
+
+    from degram_core.cli import main
+    from synthetic import speak
+
+    speech = speak("Good morning. I would like to enroll my voice with this robot, please.",
+                   tmp_path / "espeak.wav")
+    wav = tmp_path / "speech.wav"
+    soundfile.write(wav, speech, 16000, subtype="FLOAT")  # the very samples the service gets
+    cli_gallery, node_gallery = tmp_path / "cli.json", tmp_path / "node.json"
+    shipped = Path(__file__).resolve().parents[2] / "models" / "speaker_id.pt"
+    assert main(["enroll", str(shipped), str(cli_gallery), "ann", str(wav), "--device", "cpu"]) == 0
+    node = NodeProcess("speaker_id", {"gallery": str(node_gallery)}, tmp_path)
+    services = Services(bus)
+    try:
+        reply = services.enroll("ann", speech)
+        assert reply.success, reply.message
+    finally:
+        services.close()
+        assert node.stop() == 0, node.output()
+    centroids = [np.asarray(json.loads(path.read_text())["speakers"]["ann"]["centroid"])
+                 for path in (cli_gallery, node_gallery)]
+    assert float(centroids[0] @ centroids[1]) > 0.999
+    # the voice-activity gate was on: the clip's pauses and silences are not speech
+    speech_s, audio_s = map(float, re.search(r"from ([\d.]+) s of speech in ([\d.]+) s",
+                                             reply.message).groups())
+    assert 1.0 <= speech_s < audio_s, reply.message
