@@ -32,7 +32,7 @@ from degram_core.scoring.evaluate import evaluate
 from degram_core.runtime.events import BACKGROUND, SPEECH, reported
 from degram_core.runtime.classifier import Classifier
 from degram_core.commands.train import parse_overrides
-from degram_core.training.loop import TrainConfig, train
+from degram_core.training import TrainConfig, train
 
 PAPER_MODELS = ["spectrogram-resnet18", "sincgram-resnet18", "despectrogram-resnet18", "degram-resnet18"]
 

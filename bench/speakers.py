@@ -133,7 +133,7 @@ def fsdd(embed, k_values=(3, 20), recipe: str | None = None) -> dict:
     test = [i for i in items if i.split == "test"]
     rng = np.random.default_rng(0)
     if recipe:
-        from degram_core.training.loop import TrainConfig, extra_items
+        from degram_core.training import TrainConfig, extra_items
 
         trained = {Path(i.path).name for i in extra_items(TrainConfig.from_yaml(recipe))}
         train = [i for i in train if Path(i.path).name not in trained]
@@ -184,7 +184,7 @@ def main() -> int:
     torch.set_num_threads(1)
 
     if args.validation:
-        from degram_core.training.loop import TrainConfig, split_items
+        from degram_core.training import TrainConfig, split_items
 
         items = split_items(TrainConfig.from_yaml(args.validation))[1]
         where = f"validation speakers of {args.validation}"

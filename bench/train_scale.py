@@ -62,7 +62,7 @@ def one_run(manifest: str, workers: int, steps: int, out: str) -> dict:
     """Runs in its own process: one capped epoch, then the figures as JSON."""
     import torch
 
-    from degram_core.training.loop import TrainConfig, train
+    from degram_core.training import TrainConfig, train
 
     cfg = TrainConfig(model="degram-resnet-tiny", train_manifest=manifest, out_dir=out,
                       epochs=1, batch_size=32, lr=1e-3, min_seconds=0.5, max_seconds=1.0,

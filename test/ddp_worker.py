@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from degram_core.training.loop import TrainConfig, train
+from degram_core.training import TrainConfig, train
 
 cfg = TrainConfig.from_yaml(sys.argv[1])
 summary = train(cfg, progress=False)

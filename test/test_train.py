@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from degram_core.data import Item, write_manifest
-from degram_core.training.loop import TrainConfig, train
+from degram_core.training import TrainConfig, train
 from synthetic import LABELS, make_clip
 
 
@@ -116,7 +116,7 @@ def test_an_8khz_model_learns_from_8khz_batches(manifest, tmp_path):
 
     from degram_core.data import read_manifest
     from degram_core.data.dataset import AudioDataset
-    from degram_core.training.loop import training_data
+    from degram_core.training.batches import training_data
 
     cfg = config(manifest, tmp_path, epochs=1, min_seconds=0.5, max_seconds=0.5,
                  model_options={"sample_rate": 8000}, num_workers=1, noise_prob=0.5)
@@ -209,7 +209,7 @@ def test_each_speed_of_a_training_speaker_is_a_speaker_of_its_own(voices, tmp_pa
 
 
 def test_validation_speakers_come_out_of_the_training_split(voices, tmp_path):
-    from degram_core.training.loop import split_items
+    from degram_core.training import split_items
 
     train_items, val_items = split_items(config(voices, tmp_path, val_speakers=3,
                                                 train_split="train"))
@@ -223,7 +223,7 @@ def test_validation_speakers_come_out_of_the_training_split(voices, tmp_path):
 def test_an_extra_corpus_trains_only_and_leaves_the_validation_speakers_as_they_were(
         voices, tmp_path):
     from degram_core.data import read_manifest
-    from degram_core.training.loop import split_items
+    from degram_core.training import split_items
 
     extra = [Item(i.path, "x" + i.label, split=split, speaker="x" + i.speaker)
              for i in read_manifest(voices) for split in ("train", "test")]
@@ -243,7 +243,7 @@ def test_an_extra_corpus_trains_only_and_leaves_the_validation_speakers_as_they_
 def test_a_validation_fraction_is_stratified_and_leaves_the_test_split_alone(manifest, tmp_path):
     from collections import Counter
 
-    from degram_core.training.loop import split_items
+    from degram_core.training import split_items
 
     train_items, val_items = split_items(config(manifest, tmp_path, val_fraction=0.25,
                                                 train_split="train"))
@@ -254,7 +254,7 @@ def test_a_validation_fraction_is_stratified_and_leaves_the_test_split_alone(man
 
 def test_folds_held_out_of_both_never_reach_training(manifest, tmp_path):
     from degram_core.data import read_manifest
-    from degram_core.training.loop import split_items
+    from degram_core.training import split_items
 
     items = read_manifest(manifest)
     for n, item in enumerate(items):
@@ -269,7 +269,7 @@ def test_a_refit_trains_on_the_validation_folds_refit_labels_and_keeps_the_last_
         manifest, tmp_path):
     from degram_core import load_checkpoint
     from degram_core.data import read_manifest
-    from degram_core.training.loop import split_items
+    from degram_core.training import split_items
 
     items = read_manifest(manifest)
     for n, item in enumerate(items):
@@ -299,7 +299,9 @@ def test_a_speaker_embedding_trains_with_aam_and_stores_its_threshold(voices, tm
     assert "tnorm_scale" not in meta  # plain cosine unless the recipe asks for T-norm
     rows = read_log(tmp_path)
     # the epoch is chosen by the validation speakers' EER
-    assert summary["best_val_accuracy"] == pytest.approx(1.0 - min(float(r["val_eer"]) for r in rows))
+    assert summary["best_val_eer"] == pytest.approx(min(float(r["val_eer"]) for r in rows))
+    assert meta["best_val_eer"] <= meta["val_eer"] and "val_accuracy" not in meta
+    assert "val_acc" not in rows[0]  # reported as what it is: an EER
     assert "val_eer" in rows[0] and len(summary["labels"]) == 5  # the 3 validation voices are not labels
     # the node's threshold is the open-set one, with a gallery of 2 of the 3 validation voices
     assert meta["similarity_gallery"] == 2 and "val_eer_threshold" in meta
@@ -421,3 +423,26 @@ def test_mixup_mixes_each_clip_with_a_partner_and_weighs_the_leader_more():
 def test_mixup_is_refused_for_a_margin_head(manifest, tmp_path):
     with pytest.raises(ValueError, match="mixup_alpha needs the linear head"):
         train(config(manifest, tmp_path, mixup_alpha=0.4, model="degram-speaker"), progress=False)
+
+
+def test_a_recipe_extends_its_base_and_the_shipped_speaker_model_rebuilds_from_its_recipe(tmp_path):
+    """config/train_speakers_half_speed.yaml extends _half_fsdd.yaml, which extends _half.yaml:
+    resolved, it is the recipe the shipped model was trained with (its checkpoint keeps it),
+    but for the --set threads=1 num_workers=1 of that run."""
+    from dataclasses import asdict
+
+    from degram_core import load_checkpoint
+
+    root = Path(__file__).resolve().parents[1]
+    recipe = TrainConfig.from_yaml(root / "config" / "train_speakers_half_speed.yaml",
+                                   {"threads": 1, "num_workers": 1})
+    assert asdict(recipe) == load_checkpoint(root / "models" / "speaker_id.pt")["meta"]["config"]
+    # a field set in the recipe replaces the base's; `base` is relative to the recipe's folder
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "base.yaml").write_text("epochs: 5\nlr: 0.1\nnoise_snr_db: [1, 2]\n")
+    (tmp_path / "sub" / "child.yaml").write_text("base: ../base.yaml\nlr: 0.2\nnoise_snr_db: [3]\n")
+    child = TrainConfig.from_yaml(tmp_path / "sub" / "child.yaml", {"epochs": 7})
+    assert (child.epochs, child.lr, child.noise_snr_db) == (7, 0.2, [3])
+    (tmp_path / "loop.yaml").write_text("base: loop.yaml\n")
+    with pytest.raises(ValueError, match="extends itself"):
+        TrainConfig.from_yaml(tmp_path / "loop.yaml")

@@ -83,7 +83,8 @@ def run(args) -> int:
     if args.speakers:
         from ..runtime.checkpoint import load_model
         from ..data.dataset import AudioDataset
-        from ..training.loop import TrainConfig, split_items, validate_speakers
+        from ..training import TrainConfig, split_items
+        from ..training.validation import validate_speakers
 
         cfg = TrainConfig.from_yaml(args.speakers, {"val_seconds": args.window_s,
                                                     **({} if args.tnorm is None

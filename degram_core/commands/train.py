@@ -25,12 +25,14 @@ def parse_overrides(pairs: list[str]) -> dict:
 
 
 def run(args) -> int:
-    from ..training.loop import TrainConfig, train
+    from ..training import TrainConfig, train
 
     cfg = TrainConfig.from_yaml(args.config, parse_overrides(args.set))
     summary = train(cfg, resume=args.resume, progress=not args.quiet)
-    print(f"done after {summary['epochs']} epochs: best validation accuracy "
-          f"{summary['best_val_accuracy']:.4f}; {summary['best']}")
+    figure = ("EER", summary["best_val_eer"]) if "best_val_eer" in summary else (
+        "accuracy", summary["best_val_accuracy"])
+    print(f"done after {summary['epochs']} epochs: best validation {figure[0]} {figure[1]:.4f}; "
+          f"{summary['best']}")
     for path, why in summary["skipped"].items():
         print(f"skipped {path}: {why}")
     return 0
