@@ -147,6 +147,15 @@ def test_cli_export_writes_a_working_file(trained_checkpoint, tmp_path):
     assert str(out) in result.stdout and out.stat().st_size > 100_000
     classifier = Classifier(out, backend="onnxruntime")
     assert classifier.predict(make_clip("high", 1.0, seed=3), 16000).label == "high"
+    # degram info names it an ONNX model, as predict and the nodes do, with its labels
+    info = degram("info", out)
+    assert info.returncode == 0, info.stderr
+    assert info.stdout.startswith(f"{out}: degram-resnet-tiny, an ONNX model (degram export), "
+                                  f"16000 Hz") and "labels (3): low, high, noise" in info.stdout
+    # a directory is said to be one, not "no such file"
+    folder = degram("info", tmp_path)
+    assert folder.returncode == 2
+    assert folder.stderr.strip() == f"degram info: error: {tmp_path}: a directory, not a checkpoint file"
 
 
 def test_cli_export_of_a_corrupt_checkpoint_fails_naming_it(tmp_path):

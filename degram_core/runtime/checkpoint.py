@@ -48,11 +48,19 @@ def save_checkpoint(path: str | Path, model: AudioClassifier, labels: list[str] 
     }, path)
 
 
+def check_file(path: str | Path, what: str = "checkpoint") -> Path:
+    """`path` if it is a file; else CheckpointError saying what it is instead."""
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: a directory, not a {what} file")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such {what} file")
+    return path
+
+
 def safe_load(path: str | Path, map_location="cpu"):
     """torch.load(weights_only=True) with errors that name the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+    path = check_file(path)
     check_integrity(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import CheckpointError
+from .checkpoint import CheckpointError, check_file
 
 
 def onnx_providers(device: str | torch.device = "auto") -> list:
@@ -55,8 +55,8 @@ class OnnxModel:
         from .export import OUTPUTS, parse_metadata
 
         shown = name or str(source)  # the file named in errors
-        if isinstance(source, (str, Path)) and not Path(source).is_file():
-            raise CheckpointError(f"{shown}: no such model file")
+        if isinstance(source, (str, Path)):
+            check_file(source, "model")
         options = onnxruntime.SessionOptions()
         # None: as many as torch would use, its default being one per core.
         options.intra_op_num_threads = threads or torch.get_num_threads()
