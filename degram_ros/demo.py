@@ -268,15 +268,8 @@ def enroll_scene(scene_file: Path, checkpoint: Path, gallery_path: Path, window_
     return lines
 
 
-def main(argv=None) -> None:
-    import rclpy
-    from rclpy.executors import (ExternalShutdownException, MultiThreadedExecutor,
-                                 SingleThreadedExecutor)
-
-    from .file_player_node import FilePlayerNode
-    from .node_runner import StartupError
-
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+def demo_parameters(args) -> dict:
+    """Each node's parameters: its installed config/<node>.yaml, the options on top."""
     speaker = not args.no_speaker
     parameters = {"file_player": config_parameters("file_player"),
                   "sound_events": config_parameters("sound_events")}
@@ -292,56 +285,105 @@ def main(argv=None) -> None:
     if speaker and args.speaker_checkpoint:
         parameters["speaker_id"]["checkpoint"] = str(Path(args.speaker_checkpoint).absolute())
     set_params(parameters, args.param)
-    scene_file = resolve_share_path(player["file"])
+    return parameters
+
+
+def prepare_gallery(parameters: dict, args, scene_file: Path, tmp: str) -> None:
+    """The speaker node's gallery: the one asked for, or a new one holding only the scene's
+    speakers (a user's enrolled speakers do not change the demo)."""
+    sp = parameters["speaker_id"]
+    if args.gallery:
+        sp["gallery"] = str(Path(args.gallery).expanduser().absolute())
+        return
+    sp["gallery"] = str(Path(tmp) / "gallery.json")
+    for line in enroll_scene(scene_file, resolve_share_path(sp["checkpoint"]),
+                             Path(sp["gallery"]), sp["window_s"],
+                             sp.get("min_speech_fraction", -1.0)):
+        print(f"demo: {line}", flush=True)
+
+
+def start_nodes(timeline: Timeline, speaker: bool, nodes: list) -> tuple[list, object]:
+    """(executors, the player); into `nodes` (each as soon as it exists, so that a failure
+    stops those before it): the inference nodes configured and active, the printer, and the
+    player last (its start delay lets the others match it before audio flows)."""
+    from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
+
+    from .file_player_node import FilePlayerNode
+    from .sound_events_node import SoundEventsNode
+
+    nodes.append(SoundEventsNode("sound_events"))
+    if speaker:
+        from .speaker_id_node import SpeakerIdNode
+        nodes.append(SpeakerIdNode("speaker_id"))
+    for node in list(nodes):  # lifecycle nodes: configure + activate, as autostart does
+        node.start_up()
+    timeline.sound_labels = nodes[0].classifier.labels  # loaded at configure
+    timeline.speaker_gated = speaker and nodes[1].min_speech() > 0
+    printer = make_printer(timeline, speaker)
+    nodes.append(printer)
+    playing = FilePlayerNode("file_player")
+    nodes.append(playing)
+    timeline.player = playing
+    executor = MultiThreadedExecutor(num_threads=4)
+    for node in nodes:
+        if node is not printer:
+            executor.add_node(node)
+    # The printer spins apart: on the nodes' executor its subscriptions stalled the player's
+    # timer for up to 0.9 s, audio came in bursts and at 4x the nodes skipped most windows
+    # (measured: 6-16 of 47 sound windows with it inside).
+    printer_executor = SingleThreadedExecutor()
+    printer_executor.add_node(printer)
+    return [executor, printer_executor], playing
+
+
+def play_to_the_end(playing, timeline: Timeline, executors: list, sound: dict) -> None:
+    """Spin until the clip's last full sound window has come and nothing more does."""
+    import rclpy
+
+    # The clip's last full sound window always comes, even from a node that fell behind and
+    # skipped some (it jumps to the newest): wait for it, not for a lull, which a loaded
+    # machine makes at any time.
+    window, hop = sound["window_s"], sound["hop_s"]
+    duration = playing.total / playing.rate
+    last_end = int((duration - window) / hop + 1e-9) * hop + window if duration >= window else 0.0
+    # Each executor spins on a thread of its own; this one only watches for the end.
+    for spinning in executors:
+        threading.Thread(target=spinning.spin, daemon=True).start()
+    finished_at = None
+    while rclpy.ok():
+        time.sleep(0.05)
+        if playing.finished.is_set():
+            now = time.monotonic()
+            finished_at = finished_at or now
+            caught_up = timeline.last_end["sound"] >= last_end - 0.01
+            quiet = now - max(timeline.last_result, finished_at)
+            if (caught_up and quiet >= DRAIN_S) or now - finished_at >= DRAIN_MAX_S:
+                break
+
+
+def main(argv=None) -> None:
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+
+    from .node_runner import StartupError
+
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    speaker = not args.no_speaker
+    parameters = demo_parameters(args)
+    scene_file = resolve_share_path(parameters["file_player"]["file"])
     truth = load_truth(scene_file)
     timeline = Timeline(truth)
-
     with tempfile.TemporaryDirectory(prefix="degram_demo_") as tmp:
+        if speaker:
+            prepare_gallery(parameters, args, scene_file, tmp)
         # One parameters file keyed by node name, as a launch file would pass it.
         params_file = Path(tmp) / "demo.yaml"
-        if speaker and args.gallery:
-            parameters["speaker_id"]["gallery"] = str(Path(args.gallery).expanduser().absolute())
-        elif speaker:
-            # A gallery of the demo's own, holding only the scene's speakers: a user's
-            # enrolled speakers do not change the demo.
-            gallery = Path(tmp) / "gallery.json"
-            parameters["speaker_id"]["gallery"] = str(gallery)
-            sp = parameters["speaker_id"]
-            for line in enroll_scene(scene_file, resolve_share_path(sp["checkpoint"]), gallery,
-                                    sp["window_s"], sp.get("min_speech_fraction", -1.0)):
-                print(f"demo: {line}", flush=True)
         params_file.write_text(yaml.safe_dump(
             {name: {"ros__parameters": values} for name, values in parameters.items()}))
         rclpy.init(args=["--ros-args", "--params-file", str(params_file)])
-        nodes = []
-        code = 0
-        executors = []
+        nodes, executors, code = [], [], 0
         try:
-            from .sound_events_node import SoundEventsNode
-            nodes.append(SoundEventsNode("sound_events"))
-            if speaker:
-                from .speaker_id_node import SpeakerIdNode
-                nodes.append(SpeakerIdNode("speaker_id"))
-            for node in nodes:  # lifecycle nodes: configure + activate, as autostart does
-                node.start_up()
-            timeline.sound_labels = nodes[0].classifier.labels  # loaded at configure
-            timeline.speaker_gated = speaker and nodes[1].min_speech() > 0
-            printer = make_printer(timeline, speaker)
-            nodes.append(printer)
-            # The player last: its start delay lets the others match it before audio flows.
-            playing = FilePlayerNode("file_player")
-            nodes.append(playing)
-            timeline.player = playing
-            executor = MultiThreadedExecutor(num_threads=4)
-            for node in nodes:
-                if node is not printer:
-                    executor.add_node(node)
-            # The printer spins apart: on the nodes' executor its subscriptions stalled the
-            # player's timer for up to 0.9 s, audio came in bursts and at 4x the nodes
-            # skipped most windows (measured: 6-16 of 47 sound windows with it inside).
-            printer_executor = SingleThreadedExecutor()
-            printer_executor.add_node(printer)
-            executors = [executor, printer_executor]
+            executors, playing = start_nodes(timeline, speaker, nodes)
             print(f"demo: {playing.path.name} ({playing.total / playing.rate:.1f} s) at "
                   f"{args.rate_factor:g}x; sound model {parameters['sound_events']['checkpoint']}"
                   + (f", speaker model {parameters['speaker_id']['checkpoint']}" if speaker else ""),
@@ -349,26 +391,7 @@ def main(argv=None) -> None:
             if truth:
                 print("truth: " + ", ".join(f"{s['start_s']:.2f}-{s['end_s']:.2f} {s['label']}"
                                             for s in truth), flush=True)
-            # The clip's last full sound window always comes, even from a node that fell
-            # behind and skipped some (it jumps to the newest): wait for it, not for a lull,
-            # which a loaded machine makes at any time.
-            window, hop = (parameters["sound_events"][k] for k in ("window_s", "hop_s"))
-            duration = playing.total / playing.rate
-            last_end = (int((duration - window) / hop + 1e-9) * hop + window
-                        if duration >= window else 0.0)
-            # Each executor spins on a thread of its own; this one only watches for the end.
-            for spinning in executors:
-                threading.Thread(target=spinning.spin, daemon=True).start()
-            finished_at = None
-            while rclpy.ok():
-                time.sleep(0.05)
-                if playing.finished.is_set():
-                    now = time.monotonic()
-                    finished_at = finished_at or now
-                    caught_up = timeline.last_end["sound"] >= last_end - 0.01
-                    quiet = now - max(timeline.last_result, finished_at)
-                    if (caught_up and quiet >= DRAIN_S) or now - finished_at >= DRAIN_MAX_S:
-                        break
+            play_to_the_end(playing, timeline, executors, parameters["sound_events"])
             print(timeline.summary(speaker), flush=True)
         except StartupError as error:
             print(f"demo: {error}", file=sys.stderr, flush=True)
@@ -377,15 +400,21 @@ def main(argv=None) -> None:
             print(timeline.summary(speaker), flush=True)
             code = 130
         finally:
-            for spinning in executors:  # their threads must stop before the nodes go
-                spinning.shutdown(timeout_sec=5.0)
-            for node in reversed(nodes):
-                if hasattr(node, "stop"):
-                    node.stop()
-                node.destroy_node()
-            rclpy.try_shutdown()
+            stop(nodes, executors)
     if code:
         raise SystemExit(code)
+
+
+def stop(nodes: list, executors: list) -> None:
+    import rclpy
+
+    for spinning in executors:  # their threads must stop before the nodes go
+        spinning.shutdown(timeout_sec=5.0)
+    for node in reversed(nodes):
+        if hasattr(node, "stop"):
+            node.stop()
+        node.destroy_node()
+    rclpy.try_shutdown()
 
 
 if __name__ == "__main__":

@@ -209,16 +209,9 @@ def plot_representations(data: RepresentationData, path: str | Path, title: str 
     attention weights under (time) and beside (frequency) the last map."""
     n_maps = len(data.maps)
     has_attention = data.time_attention is not None
-    duration = len(data.wave) / data.sample_rate
     frames = data.maps[0][1].shape[0]
     # Frame t is centred on t * hop (the STFT is centred); each pixel spans one hop.
     t_extent = (-data.hop_seconds / 2, (frames - 0.5) * data.hop_seconds)
-    # One colour scale for every map: all are z-scored log magnitudes (the attended one scaled
-    # by weights in (0, 1)), so equal colours mean equal values across panels. Percentiles
-    # keep a few extreme bins from washing out the rest.
-    values = np.concatenate([m.ravel() for _, m in data.maps])
-    vmin, vmax = np.percentile(values, [1, 99.5])
-
     with plt.rc_context(STYLE):
         fig = plt.figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
         widths = [1] * n_maps + ([0.16] if has_attention else [])
@@ -226,84 +219,103 @@ def plot_representations(data: RepresentationData, path: str | Path, title: str 
         heights = [1, 3.2] + ([0.9] if has_attention else [])
         grid = GridSpec(len(heights), len(widths), figure=fig, width_ratios=widths,
                         height_ratios=heights)
-
-        wave_ax = fig.add_subplot(grid[0, :n_maps])
-        index, low, high = envelope(data.wave)
-        seconds = index / data.sample_rate
-        wave_ax.fill_between(seconds, low, high, color="tab:blue", lw=0.6)
-        wave_ax.plot(seconds, (low + high) / 2, color="tab:blue", lw=0.4)
-        peak = max(float(np.abs(data.wave).max()), 1e-6) * 1.05
-        wave_ax.set(xlim=t_extent, ylim=(-peak, peak), ylabel="amplitude",
-                    title=f"waveform ({duration:.2f} s at {data.sample_rate} Hz)")
-        wave_ax.tick_params(labelbottom=False)
-        # Shared by every time axis; few ticks so labels of a short clip do not collide.
-        wave_ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5))
-        wave_ax.grid(alpha=0.3)
-
-        image = None
-        map_axes = []
-        for col, (name, values_tf) in enumerate(data.maps):
-            ax = fig.add_subplot(grid[1, col], sharex=wave_ax)
-            map_axes.append(ax)
-            bins = values_tf.shape[1]
-            linear_hz = name in ("Spectrogram", "DESpectrogram")
-            if linear_hz:
-                # Bins are linear in Hz: put Hz straight on the axis.
-                nyquist = data.sample_rate / 2
-                half_bin = nyquist / (bins - 1) / 2
-                extent = (*t_extent, -half_bin, nyquist + half_bin)
-                ylabel = "frequency (Hz)"
-            else:
-                # Learned bands are not evenly spaced in Hz: index axis, centre Hz as labels.
-                extent = (*t_extent, -0.5, bins - 0.5)
-                ylabel = "band (centre Hz)"
-            image = ax.imshow(values_tf.T, origin="lower", aspect="auto", extent=extent,
-                              cmap=MAP_CMAP, vmin=vmin, vmax=vmax, interpolation="nearest")
-            if not linear_hz and data.centres_hz is not None:
-                ticks, labels = band_ticks(data.centres_hz)
-                ax.set_yticks(ticks, labels)
-            ax.set(title=f"{name} ({bins} {'bins' if linear_hz else 'bands'})", ylabel=ylabel)
-            if not (has_attention and col == n_maps - 1):
-                ax.set_xlabel("time (s)")
-        fig.colorbar(image, cax=fig.add_subplot(grid[1, -1]), label="normalised log magnitude")
-
+        wave_ax = waveform_panel(fig, grid[0, :n_maps], data, t_extent)
+        map_axes = map_panels(fig, grid, data, wave_ax, t_extent)
         if has_attention:
-            last = map_axes[-1]
-            last.tick_params(labelbottom=False)
-            time_ax = fig.add_subplot(grid[2, n_maps - 1], sharex=wave_ax)
-            times = np.arange(len(data.time_attention)) * data.hop_seconds
-            time_ax.fill_between(times, 0, data.time_attention, color="tab:cyan", alpha=0.35)
-            time_ax.plot(times, data.time_attention, color="tab:blue", lw=1.2)
-            time_ax.set(ylim=(0, 1), xlabel="time (s)", ylabel="time\nattention")
-            time_ax.grid(alpha=0.3)
-
-            freq_ax = fig.add_subplot(grid[1, n_maps], sharey=last)
-            attention = data.freq_attention
-            if data.maps[-1][0] == "DESpectrogram":  # bins in Hz, as the map's axis
-                positions = np.linspace(0, data.sample_rate / 2, len(attention))
-                height = positions[1] - positions[0]
-            else:
-                positions, height = np.arange(len(attention)), 0.9
-            freq_ax.barh(positions, attention, height=height, color="tab:cyan",
-                         edgecolor="tab:blue", lw=0.3)
-            freq_ax.set(xlim=(0, 1), xlabel="freq.\nattention", title="")
-            freq_ax.tick_params(labelleft=False)
-            freq_ax.grid(alpha=0.3, axis="x")
-
-            if n_maps > 1:  # the row's free space under the other maps: the answer, as bars
-                top_ax = fig.add_subplot(grid[2, :n_maps - 1])
-                labels = [label for label, _ in data.top][::-1]  # best on top
-                scores = [score for _, score in data.top][::-1]
-                bars = top_ax.barh(labels, scores, color=["0.7"] * (len(scores) - 1)
-                                   + ["tab:green"], height=0.7)
-                top_ax.bar_label(bars, [f"{s:.2f}" for s in scores], padding=4)
-                top_ax.set(xlim=(0, 1), xlabel="probability",
-                           title=f"prediction (top-{len(scores)})")
-                top_ax.grid(alpha=0.3, axis="x")
-
+            attention_panels(fig, grid, data, wave_ax, map_axes[-1])
         top = ",  ".join(f"{label} {score:.2f}" for label, score in data.top)
         fig.suptitle(f"{title + '   ' if title else ''}top-{len(data.top)}: {top}")
         return save(fig, path)
+
+
+def waveform_panel(fig, cell, data: RepresentationData, t_extent):
+    ax = fig.add_subplot(cell)
+    index, low, high = envelope(data.wave)
+    seconds = index / data.sample_rate
+    ax.fill_between(seconds, low, high, color="tab:blue", lw=0.6)
+    ax.plot(seconds, (low + high) / 2, color="tab:blue", lw=0.4)
+    peak = max(float(np.abs(data.wave).max()), 1e-6) * 1.05
+    duration = len(data.wave) / data.sample_rate
+    ax.set(xlim=t_extent, ylim=(-peak, peak), ylabel="amplitude",
+           title=f"waveform ({duration:.2f} s at {data.sample_rate} Hz)")
+    ax.tick_params(labelbottom=False)
+    # Shared by every time axis; few ticks so labels of a short clip do not collide.
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5))
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def map_panels(fig, grid, data: RepresentationData, wave_ax, t_extent) -> list:
+    """The maps side by side and their colour bar; their axes."""
+    # One colour scale for every map: all are z-scored log magnitudes (the attended one scaled
+    # by weights in (0, 1)), so equal colours mean equal values across panels. Percentiles
+    # keep a few extreme bins from washing out the rest.
+    values = np.concatenate([m.ravel() for _, m in data.maps])
+    vmin, vmax = np.percentile(values, [1, 99.5])
+    last_has_attention = data.time_attention is not None
+    image, axes = None, []
+    for col, (name, values_tf) in enumerate(data.maps):
+        ax = fig.add_subplot(grid[1, col], sharex=wave_ax)
+        axes.append(ax)
+        bins = values_tf.shape[1]
+        linear_hz = name in ("Spectrogram", "DESpectrogram")
+        if linear_hz:
+            # Bins are linear in Hz: put Hz straight on the axis.
+            nyquist = data.sample_rate / 2
+            half_bin = nyquist / (bins - 1) / 2
+            extent = (*t_extent, -half_bin, nyquist + half_bin)
+            ylabel = "frequency (Hz)"
+        else:
+            # Learned bands are not evenly spaced in Hz: index axis, centre Hz as labels.
+            extent = (*t_extent, -0.5, bins - 0.5)
+            ylabel = "band (centre Hz)"
+        image = ax.imshow(values_tf.T, origin="lower", aspect="auto", extent=extent,
+                          cmap=MAP_CMAP, vmin=vmin, vmax=vmax, interpolation="nearest")
+        if not linear_hz and data.centres_hz is not None:
+            ticks, labels = band_ticks(data.centres_hz)
+            ax.set_yticks(ticks, labels)
+        ax.set(title=f"{name} ({bins} {'bins' if linear_hz else 'bands'})", ylabel=ylabel)
+        if not (last_has_attention and col == len(data.maps) - 1):
+            ax.set_xlabel("time (s)")
+    fig.colorbar(image, cax=fig.add_subplot(grid[1, -1]), label="normalised log magnitude")
+    return axes
+
+
+def attention_panels(fig, grid, data: RepresentationData, wave_ax, last) -> None:
+    """Time attention under the last map, frequency attention beside it, and the prediction
+    in the row's free space under the other maps."""
+    n_maps = len(data.maps)
+    last.tick_params(labelbottom=False)
+    time_ax = fig.add_subplot(grid[2, n_maps - 1], sharex=wave_ax)
+    times = np.arange(len(data.time_attention)) * data.hop_seconds
+    time_ax.fill_between(times, 0, data.time_attention, color="tab:cyan", alpha=0.35)
+    time_ax.plot(times, data.time_attention, color="tab:blue", lw=1.2)
+    time_ax.set(ylim=(0, 1), xlabel="time (s)", ylabel="time\nattention")
+    time_ax.grid(alpha=0.3)
+
+    freq_ax = fig.add_subplot(grid[1, n_maps], sharey=last)
+    attention = data.freq_attention
+    if data.maps[-1][0] == "DESpectrogram":  # bins in Hz, as the map's axis
+        positions = np.linspace(0, data.sample_rate / 2, len(attention))
+        height = positions[1] - positions[0]
+    else:
+        positions, height = np.arange(len(attention)), 0.9
+    freq_ax.barh(positions, attention, height=height, color="tab:cyan",
+                 edgecolor="tab:blue", lw=0.3)
+    freq_ax.set(xlim=(0, 1), xlabel="freq.\nattention", title="")
+    freq_ax.tick_params(labelleft=False)
+    freq_ax.grid(alpha=0.3, axis="x")
+    if n_maps > 1:
+        prediction_panel(fig.add_subplot(grid[2, :n_maps - 1]), data.top)
+
+
+def prediction_panel(ax, top: list[tuple[str, float]]) -> None:
+    labels = [label for label, _ in top][::-1]  # best on top
+    scores = [score for _, score in top][::-1]
+    bars = ax.barh(labels, scores, color=["0.7"] * (len(scores) - 1) + ["tab:green"], height=0.7)
+    ax.bar_label(bars, [f"{s:.2f}" for s in scores], padding=4)
+    ax.set(xlim=(0, 1), xlabel="probability", title=f"prediction (top-{len(scores)})")
+    ax.grid(alpha=0.3, axis="x")
 
 
 # ---------------------------------------------------------------------------------- helpers
