@@ -1,6 +1,6 @@
 """sound_events: what is heard, every hop, on sound_events (degram_ros/SoundEvents).
 
-The events of a window follow `degram_core.events.reported`: with a model that knows
+The events of a window follow `degram_core.runtime.events.reported`: with a model that knows
 `background` (the shipped one does) a quiet window is published with an empty event list, so
 subscribers still see time pass; `speech` is an event like any other.
 """

@@ -5,8 +5,10 @@ Two modes, chosen per window:
   is compared with every enrolled speaker by cosine similarity (T-normalised by the model's
   training speakers when the model says so: `tnorm_scale`), "unknown" below
   `similarity_threshold`. Speakers are enrolled at run time through the services
-  `~/enroll` (given audio, or the last `recent_seconds` the node heard), `~/forget`, `~/list`;
-  the gallery file is rewritten atomically after each change, so it survives restarts.
+  `~/enroll` (given audio, or the last `recent_seconds` the node heard), `~/forget`, `~/list`,
+  by degram_core.galleries.enrollment: the one path the demo and `degram enroll` take too
+  (the node's windows, the voice gate, averaging); the gallery file is rewritten atomically
+  after each change, so it survives restarts.
 - with nobody enrolled: "unknown" for a speaker-embedding model (the shipped one was trained
   on strangers, whose names mean nothing to a robot); a closed-set model (FSDD's, or one of your
   own) names its own labels, "unknown" below `threshold`. `closed_set` overrides the choice.
@@ -22,7 +24,7 @@ holds it already (bench/enroll_stall.py measures the gap between results during 
 Each service queues up to SERVICE_QUEUE_DEPTH requests; beyond that DDS drops the oldest
 unanswered ones, without a trace. A client sending bursts needs as deep a queue: every client's
 reader receives every reply of the service and rmw picks out its own only when taking them.
-Every request is checked (degram_core.validate) and any failure is answered as a refusal: an
+Every request is checked (degram_core.runtime.checks) and any failure is answered as a refusal: an
 exception escaping a service callback would stop the executor, and the node with it. Gallery
 changes and reads are serialised by the gallery's lock. The gallery and the voice-activity model
 are loaded at configure, with the model, and the services exist from configure to cleanup.

@@ -1,4 +1,4 @@
-"""Voice activity (degram_core.vad): Silero VAD from the silero-vad wheel on real synthetic
+"""Voice activity (degram_core.runtime.vad): Silero VAD from the silero-vad wheel on real synthetic
 speech (espeak-ng) and on the non-speech a robot hears; a bad model file names itself."""
 import numpy as np
 import pytest

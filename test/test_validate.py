@@ -1,4 +1,4 @@
-"""Request validation (degram_core.validate): whatever a client sends, a check returns a usable
+"""Request checks (degram_core.runtime.checks): whatever a client sends, a check returns a usable
 value or raises Refused; never another exception, never a value outside the limits."""
 import math
 

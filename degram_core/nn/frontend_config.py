@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 @dataclass
 class FrontendConfig:
-    """Hyperparameters of the representation; defaults are the paper's (README, The model)."""
+    """Hyperparameters of the representation; defaults are the paper's (docs/model.md)."""
 
     sample_rate: int = 16000
     n_fft: int = 512  # 257 bins

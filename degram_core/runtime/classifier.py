@@ -119,7 +119,7 @@ class Classifier:
             raise AudioError("empty waveform")
         if not np.isfinite(wave).all():
             raise AudioError("waveform holds NaN or infinite samples")
-        # Beyond full scale is clipped, as a sound card would (see audio_stream.decode).
+        # Beyond full scale is clipped, as a sound card would (see codecs.decode).
         return resample(np.clip(wave, -1.0, 1.0), sample_rate, self.sample_rate)
 
     @torch.inference_mode()

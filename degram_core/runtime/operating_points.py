@@ -23,9 +23,9 @@ POINTS = {
     "event_threshold": OperatingPoint(
         0.3, "lowest score of a reported sound event"),
     "similarity_threshold": OperatingPoint(
-        # Measured with bench/enroll_fsdd.py (docs/results.md, "Speaker enrollment"): 0.92 and
-        # 0.94 tie on the mean over two FSDD models. The pooled embeddings are non-negative
-        # (ReLU), so even a stranger scores ~0.9: each checkpoint deserves its own sweep.
+        # Measured with bench/enroll_fsdd.py on two closed-set FSDD models: 0.92 and 0.94 tie
+        # on their mean. Their pooled embeddings are non-negative (ReLU), so even a stranger
+        # scored ~0.9: each checkpoint deserves its own sweep (degram calibrate --speakers).
         0.92, "similarity (T-normalised with tnorm_scale, else cosine) below which a speaker "
               "is 'unknown'"),
     "tnorm_scale": OperatingPoint(
