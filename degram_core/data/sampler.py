@@ -9,13 +9,19 @@ import torch
 
 class BalancedSampler(torch.utils.data.Sampler):
     """Each epoch under-samples every class to the smallest class's size, without
-    replacement, and shuffles; with several processes each takes an equal share."""
+    replacement, and shuffles; with several processes each takes an equal share. `boost`
+    {class: k} draws k times that many of a class (as many as it has at most): the open-world
+    `background`, of many more kinds of sound than any event, is shown more of them each epoch."""
 
-    def __init__(self, targets: list[int], seed: int = 0, rank: int = 0, world_size: int = 1):
+    def __init__(self, targets: list[int], seed: int = 0, rank: int = 0, world_size: int = 1,
+                 boost: dict[int, int] | None = None):
         self.targets = np.asarray(targets)
         self.seed, self.rank, self.world_size = seed, rank, world_size
         self.classes = np.unique(self.targets)
         self.per_class = min(int((self.targets == c).sum()) for c in self.classes)
+        self.counts = {int(c): min(int((self.targets == c).sum()),
+                                   self.per_class * (boost or {}).get(int(c), 1))
+                       for c in self.classes}
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -23,7 +29,7 @@ class BalancedSampler(torch.utils.data.Sampler):
 
     def indices(self) -> np.ndarray:
         rng = np.random.default_rng([self.seed, self.epoch])
-        chosen = [rng.choice(np.flatnonzero(self.targets == c), self.per_class, replace=False)
+        chosen = [rng.choice(np.flatnonzero(self.targets == c), self.counts[int(c)], replace=False)
                   for c in self.classes]
         everything = rng.permutation(np.concatenate(chosen))
         usable = len(everything) - len(everything) % self.world_size
@@ -33,7 +39,7 @@ class BalancedSampler(torch.utils.data.Sampler):
         return iter(self.indices().tolist())
 
     def __len__(self) -> int:
-        return self.per_class * len(self.classes) // self.world_size
+        return sum(self.counts.values()) // self.world_size
 
 
 class ResumableSampler(torch.utils.data.Sampler):

@@ -43,7 +43,9 @@ def training_data(cfg: TrainConfig, train_set: AudioDataset, rank: int = 0, worl
     # DistributedSampler also for one process: its order follows (seed, epoch), where a
     # RandomSampler's generator would have to be saved to resume the same order.
     sampler = ResumableSampler(
-        BalancedSampler(train_set.targets, cfg.seed, rank, world) if cfg.balanced else
+        BalancedSampler(train_set.targets, cfg.seed, rank, world,
+                        {train_set.index[k]: v for k, v in cfg.class_boost.items()})
+        if cfg.balanced else
         torch.utils.data.DistributedSampler(train_set, world, rank, seed=cfg.seed))
     # A generator of its own: starting an epoch's iterator then draws nothing from the global
     # RNG, whose state a mid-epoch checkpoint holds.

@@ -41,6 +41,7 @@ class TrainConfig:
     min_seconds: float = 4.0  # each batch gets a random length in [min, max]
     max_seconds: float = 6.0
     balanced: bool = True  # under-sample larger classes each epoch
+    class_boost: dict = field(default_factory=dict)  # balanced: label -> draw k times as many
     train_snr_db: float | list[float] | None = None  # white noise while training; [lo, hi]: per clip
     tile_gap_s: float = 0.0  # at most this much silence between the repeats of a tiled clip
     loud_crop_prob: float = 0.0  # share of crops that hold a loud moment of the clip
