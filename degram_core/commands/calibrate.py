@@ -2,6 +2,8 @@
 the checkpoint's meta, where the nodes and `degram enroll` find them.
 
     degram calibrate sound.pt --events MANIFEST --fold 4          event_threshold
+                         (--per-class: also event_thresholds, one per class)
+    degram calibrate sound.pt --teach MANIFEST --teach-threshold T  teach_stats, teach_threshold
     degram calibrate speaker.pt --vad MANIFEST --split train --noise-dir DIR   vad_min_speech
     degram calibrate speaker.pt --speakers config/train_speakers.yaml   similarity_threshold
                                        (--tnorm: T-normalised, stores tnorm_scale)
@@ -22,6 +24,15 @@ def configure(parser):
     parser.add_argument("--fold", help="only this fold of --events (the validation fold)")
     parser.add_argument("--max-false-per-min", type=float, default=0.5,
                         help="false events a minute allowed on speech and on background")
+    parser.add_argument("--per-class", action="store_true",
+                        help="--events: also one threshold per class (event_thresholds), the "
+                             "budget shared among the classes")
+    parser.add_argument("--teach", metavar="MANIFEST",
+                        help="taught sounds: the embedding statistics (teach_stats) of 200 "
+                             "training clips (folds 1-3) of this manifest")
+    parser.add_argument("--teach-threshold", type=float,
+                        help="--teach: the open-set threshold of taught sounds, as chosen on "
+                             "validation by bench/teach.py")
     parser.add_argument("--vad", metavar="MANIFEST",
                         help="voice activity: choose vad_min_speech on the speech of these clips")
     parser.add_argument("--split", help="only this split of --vad (never the test split)")
@@ -42,6 +53,27 @@ def configure(parser):
     parser.add_argument("--hop-s", type=float, default=0.5, help="the node's hop")
 
 
+def teach_values(args, record: dict) -> dict:
+    """teach_stats of the model's training clips and the open-set teach_threshold given."""
+    import numpy as np
+
+    from .. import data
+    from ..galleries.sounds import stats_of
+    from ..runtime.audio import load_audio
+    from ..runtime.classifier import Classifier
+
+    if args.teach_threshold is None:
+        raise ValueError("--teach needs --teach-threshold (chosen on validation: bench/teach.py)")
+    classifier = Classifier(args.checkpoint, device="cpu")
+    rows = data.select(data.read_manifest(args.teach), folds=[1, 2, 3])
+    picked = np.random.default_rng(0).choice(len(rows), min(200, len(rows)), replace=False)
+    record["teach"] = {"manifest": args.teach, "clips": len(picked), "folds": [1, 2, 3],
+                       "threshold": args.teach_threshold}
+    return {"teach_stats": stats_of(classifier.model, [load_audio(rows[i].path) for i in picked],
+                                    classifier.sample_rate),
+            "teach_threshold": args.teach_threshold}
+
+
 def run(args) -> int:
     import numpy as np
 
@@ -51,8 +83,9 @@ def run(args) -> int:
     from ..runtime.classifier import Classifier
     from ..data.mixing import NoiseBank, room_tone
 
-    if not (args.events or args.vad or args.speakers):
-        raise ValueError("give --events MANIFEST, --vad MANIFEST and/or --speakers RECIPE")
+    if not (args.events or args.vad or args.speakers or args.teach):
+        raise ValueError("give --events MANIFEST, --vad MANIFEST, --teach MANIFEST and/or "
+                         "--speakers RECIPE")
     record, values = {}, {}
     if args.events:
         classifier = Classifier(args.checkpoint, device="cpu")
@@ -64,6 +97,13 @@ def run(args) -> int:
         values["event_threshold"] = result["event_threshold"]
         record["events"] = {**result, "manifest": args.events, "fold": args.fold,
                             "window_s": args.window_s, "hop_s": args.hop_s}
+        if args.per_class:
+            result = calibrate.event_thresholds(classifier, clips, args.window_s, args.hop_s,
+                                                args.max_false_per_min)
+            values["event_thresholds"] = result["event_thresholds"]
+            record["events_per_class"] = result
+    if args.teach:
+        values.update(teach_values(args, record))
     if args.vad:
         if not args.noise_dir:
             raise ValueError("--vad needs --noise-dir for its non-speech windows")
@@ -99,5 +139,8 @@ def run(args) -> int:
         record["speakers"] = {**result, "recipe": args.speakers, "window_s": args.window_s}
     calibrate.store(args.checkpoint, values, record)
     print(json.dumps(record, indent=2))
-    print(f"{args.checkpoint}: stored {values}")
+    shown = {k: ("(statistics of the embedding's parts)" if k == "teach_stats" else v)
+             for k, v in values.items()}
+    print(f"{args.checkpoint}: stored {shown}")
+
     return 0

@@ -49,20 +49,28 @@ class VoiceGate:
 
 
 class LoudnessGate:
-    """Frames (32 ms) louder than `min_db` dBFS; a window counts when at least `min_fraction`
-    of its frames are. For sounds, where speech frames say nothing."""
+    """Frames (32 ms) within `below_peak_db` of the audio's loudest frame and above `floor_db`
+    dBFS; a window counts when at least `min_fraction` of its frames are. For sounds, where
+    speech frames say nothing: relative, because a quiet fridge taught is still the fridge,
+    and a quiet lead-in or tail is not what was taught."""
 
     what = "sound"
 
-    def __init__(self, min_db: float = -40.0, min_fraction: float = 0.1, frame_s: float = 0.032):
-        self.min_db, self.min_fraction, self.frame_s = min_db, min_fraction, frame_s
+    def __init__(self, below_peak_db: float = 20.0, floor_db: float = -70.0,
+                 min_fraction: float = 0.03, frame_s: float = 0.032):
+        # 0.03: two frames of a 2 s window; a bark or a knock is that short, and a window that
+        # holds it holds the sound
+        self.below_peak_db, self.floor_db = below_peak_db, floor_db
+        self.min_fraction, self.frame_s = min_fraction, frame_s
 
     def active(self, audio: np.ndarray, rate: int) -> tuple[np.ndarray, float]:
         frame = max(1, round(self.frame_s * rate))
         count = len(audio) // frame
         power = np.mean(np.square(audio[:count * frame].reshape(count, frame), dtype=np.float64),
                         axis=1)
-        return 10 * np.log10(power + 1e-12) >= self.min_db, float(frame)
+        level = 10 * np.log10(power + 1e-12)
+        peak = level.max() if count else self.floor_db
+        return (level >= peak - self.below_peak_db) & (level >= self.floor_db), float(frame)
 
 
 def window_starts(length: int, window: int) -> range:
@@ -86,8 +94,11 @@ def gated_starts(audio: np.ndarray, rate: int, window: int, gate) -> tuple[list[
 
 
 def enrollment_embedding(classifier, wave: np.ndarray, sample_rate: int, window_s: float,
-                         gate=None, min_seconds: float = MIN_SPEECH_S) -> tuple[np.ndarray, float]:
+                         gate=None, min_seconds: float = MIN_SPEECH_S,
+                         embed=None) -> tuple[np.ndarray, float]:
     """(the unit embedding a gallery stores for `wave`, seconds of active audio in it).
+    `embed(window, rate) -> (D,)` is the model's embedding of one window (default
+    classifier.embed; taught sounds use galleries.sounds.window_vector).
 
     ValueError, with a message for the person enrolling, when the gate finds less than
     `min_seconds` of active audio (or no window passes)."""
@@ -99,9 +110,21 @@ def enrollment_embedding(classifier, wave: np.ndarray, sample_rate: int, window_
         what = gate.what if gate is not None else "audio"
         raise ValueError(f"only {seconds:.1f} s of {what} in {len(audio) / rate:.1f} s of audio; "
                          f"enrollment needs at least {min_seconds:g} s of {what}")
-    embeddings = np.stack([classifier.embed(audio[s:s + window], rate) for s in kept])
+    embed = embed or classifier.embed
+    embeddings = np.stack([embed(audio[s:s + window], rate) for s in kept])
     units = l2_normalise(embeddings.astype(np.float64))
     return centroid(units), seconds
+
+
+def sound_embedding(classifier, wave: np.ndarray, sample_rate: int,
+                    window_s: float) -> tuple[np.ndarray, float]:
+    """How a sound is taught everywhere (the sound_events node's ~/teach, `degram teach`,
+    bench/teach.py): `enrollment_embedding` behind the loudness gate, each window described by
+    galleries.sounds.window_vector."""
+    from .sounds import MIN_SOUND_S, window_vector
+
+    return enrollment_embedding(classifier, wave, sample_rate, window_s, LoudnessGate(),
+                                MIN_SOUND_S, embed=lambda w, rate: window_vector(classifier, w, rate))
 
 
 def voice_gate(vad, min_fraction: float) -> VoiceGate | None:

@@ -14,16 +14,18 @@ SPEECH = "speech"
 
 
 def reported(probs: np.ndarray, labels: list[str], threshold: float | np.ndarray,
-             top_k: int) -> list[tuple[int, float]]:
+             top_k: int, allowed: set[str] | None = None) -> list[tuple[int, float]]:
     """(class index, score) of the events a window reports, best first: (C,) -> at most top_k.
-    `threshold`: one for every class, or (C,) one each (operating_points.event_thresholds)."""
+    `threshold`: one for every class, or (C,) one each (operating_points.event_thresholds);
+    `allowed`, when given, keeps only those labels (the node's `classes` parameter)."""
     order = np.argsort(-probs, kind="stable")
     background = labels.index(BACKGROUND) if BACKGROUND in labels else None
     if background is not None and order[0] == background:
         return []
     thresholds = np.broadcast_to(np.asarray(threshold, dtype=np.float64), probs.shape)
     return [(int(i), float(probs[i])) for i in order
-            if i != background and probs[i] >= thresholds[i]][:top_k]
+            if i != background and probs[i] >= thresholds[i]
+            and (allowed is None or labels[i] in allowed)][:top_k]
 
 
 def wrong_score(probs: np.ndarray, labels: list[str], allowed: set[str]) -> float:

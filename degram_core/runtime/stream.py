@@ -39,6 +39,17 @@ def full_windows(wave: np.ndarray, window: int, hop: int) -> np.ndarray:
     return np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(wave, window)[::hop])
 
 
+def windows(wave: np.ndarray, window: int, hop: int) -> np.ndarray:
+    """(N,) -> (W, window): every full window; a clip shorter than one window is centred in
+    silence, as the node hears a short sound between quiet stretches."""
+    if len(wave) < window:
+        padded = np.zeros(window, dtype=np.float32)
+        start = (window - len(wave)) // 2
+        padded[start:start + len(wave)] = wave
+        return padded[None]
+    return full_windows(wave, window, hop)
+
+
 class Resampler:
     """A stateful soxr stream to the model's rate, rebuilt when the input rate changes.
 

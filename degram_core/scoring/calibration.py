@@ -9,21 +9,10 @@ import torch
 
 from ..runtime.checkpoint import atomic_save, load_checkpoint
 from ..runtime.events import BACKGROUND, SPEECH, wrong_score
-from ..runtime.stream import full_windows, window_hop_samples
+from ..runtime.stream import window_hop_samples, windows  # noqa: F401 (windows: re-exported)
 from ..runtime.vad import VoiceActivity
 
 GRID = np.round(np.arange(0.30, 1.0, 0.01), 2)
-
-
-def windows(wave: np.ndarray, window: int, hop: int) -> np.ndarray:
-    """(N,) -> (W, window): every full window; a clip shorter than one window is centred in
-    silence, as the node hears a short sound between quiet stretches."""
-    if len(wave) < window:
-        padded = np.zeros(window, dtype=np.float32)
-        start = (window - len(wave)) // 2
-        padded[start:start + len(wave)] = wave
-        return padded[None]
-    return full_windows(wave, window, hop)
 
 
 @torch.inference_mode()
@@ -58,6 +47,41 @@ def event_threshold(classifier, clips: list[tuple[np.ndarray, str]], window_s: f
             "false_per_min": {k: float(np.mean(np.asarray(w) >= chosen) * per_min)
                               for k, w in wrong.items() if w},
             "event_window_recall": recall}
+
+
+def event_thresholds(classifier, clips: list[tuple[np.ndarray, str]], window_s: float,
+                     hop_s: float, max_false_per_min: float = 0.5, floor: float = 0.5) -> dict:
+    """One threshold per class: the lowest (not under `floor`) at which that class is reported
+    in at most `max_false_per_min` / (number of classes) windows a minute of validation speech
+    (other than `speech` itself) and of validation background, so that all classes together
+    stay within `max_false_per_min`; a dog is not held to what the noisiest class needs. With
+    each, its window recall on the validation events (best class and over its threshold)."""
+    labels = classifier.labels
+    negatives = {SPEECH: [], BACKGROUND: []}
+    events: dict[str, list[np.ndarray]] = {}
+    for wave, label in clips:
+        probs = window_probabilities(classifier, wave, window_s, hop_s)
+        (negatives[label] if label in negatives else events.setdefault(label, [])).append(probs)
+    reportable = [k for k, label in enumerate(labels) if label != BACKGROUND]
+    background = labels.index(BACKGROUND) if BACKGROUND in labels else -1
+    budget = max_false_per_min / len(reportable) * hop_s / 60  # a share of windows
+    chosen, recall, false = {}, {}, {}
+    for k in reportable:
+        scores = []  # per negative window: the score at which class k would be reported there
+        for kind, runs in negatives.items():
+            if labels[k] == SPEECH and kind == SPEECH:
+                continue
+            for probs in runs:  # a window whose best class is background reports nothing
+                scores += list(np.where(probs.argmax(1) == background, 0.0, probs[:, k]))
+        scores = np.asarray(scores)
+        t = next((float(t) for t in GRID if t >= floor and np.mean(scores >= t) <= budget),
+                 float(GRID[-1]))
+        chosen[labels[k]] = t
+        false[labels[k]] = float(np.mean(scores >= t) * 60 / hop_s) if len(scores) else 0.0
+        if labels[k] in events:
+            probs = np.concatenate(events[labels[k]])
+            recall[labels[k]] = float(np.mean((probs.argmax(1) == k) & (probs[:, k] >= t)))
+    return {"event_thresholds": chosen, "false_per_min": false, "event_window_recall": recall}
 
 
 def vad_min_speech(vad: VoiceActivity, speech: list[np.ndarray], other: list[np.ndarray],
