@@ -34,6 +34,9 @@ POINTS = {
     "vad_min_speech": OperatingPoint(
         # the shipped speaker model's own before it had one (degram calibrate --vad)
         0.25, "share of a window's frames that must be speech to identify a speaker"),
+    "teach_threshold": OperatingPoint(
+        # chosen on validation with ten classes held out of training (bench/teach.py: 0.84)
+        0.85, "similarity below which a window is no taught sound ('unknown')"),
     "label_threshold": OperatingPoint(
         0.5, "lowest score at which a closed-set model names one of its own labels"),
 }
