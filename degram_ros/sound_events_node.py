@@ -2,29 +2,62 @@
 
 The events of a window follow `degram_core.runtime.events.reported`: with a model that knows
 `background` (the shipped one does) a quiet window is published with an empty event list, so
-subscribers still see time pass; `speech` is an event like any other.
+subscribers still see time pass; `speech` is an event like any other. `classes` keeps only
+the built-in labels a robot cares about.
+
+Sounds a household teaches (`~/teach` with a name and audio or the last `recent_seconds`,
+`~/forget`, `~/list`: degram_ros.gallery_services, the code speaker_id enrolls voices with) are
+kept in a gallery file tied to the model (parameter `gallery`); each window is compared with
+them (degram_core.galleries.sounds) and a taught sound at or above `teach_threshold` (the
+model's own, chosen on validation with classes held out of training) is published like a
+built-in event, with `taught` set and `class_id` -1.
 """
 from __future__ import annotations
 
 import numpy as np
 from std_msgs.msg import Header
 
+from degram_core.galleries.enrollment import sound_embedding
+from degram_core.galleries.sounds import window_vector
+from degram_core.runtime.checks import Refused
 from degram_core.runtime.events import BACKGROUND, reported
-from degram_core.runtime.operating_points import event_thresholds
+from degram_core.runtime.operating_points import event_thresholds, resolve
 from degram_ros.msg import SoundEvent, SoundEvents
 
+from .gallery_services import GalleryServices
 from .inference_node import InferenceNode
-from .node_runner import run_node
+from .node_runner import StartupError, run_node
 
 
-class SoundEventsNode(InferenceNode):
+class SoundEventsNode(GalleryServices, InferenceNode):
     DEFAULTS = {"checkpoint": "models/sound_events.pt"}
+    GALLERY_KIND = "sounds"
+    ADD_SERVICE = "~/teach"
+    WORDS = {"entry": "sound", "added": "taught", "verb": "teach", "holds": "sound"}
+    EXTRA_LIVE = {"teach_threshold": (-1.0, 1.0)}
+    EXTRA_PARAMETERS = {
+        "classes": ("", "comma-separated built-in labels to report (e.g. 'dog,crying_baby'); "
+                    "empty: all of them. Taught sounds are always reported"),
+        "gallery": ("~/.ros/degram/sounds.json", "taught-sound gallery file (JSON; ~ expanded, "
+                    "created on the first ~/teach), tied to the checkpoint"),
+        "teach_threshold": (-1.0, "similarity below which a window is no taught sound; "
+                            "negative: the model's own (degram info)"),
+    }
 
     def __init__(self, name: str = "sound_events"):
         super().__init__(name)
-        self.publisher = None
+        self.publisher, self.gallery, self.allowed = None, None, None
 
     def configure_outputs(self) -> None:
+        labels = self.classifier.labels
+        wanted = [c.strip() for c in self.param("classes").split(",") if c.strip()]
+        unknown = sorted(set(wanted) - set(labels))
+        if unknown:
+            raise StartupError(f"parameter 'classes' names {unknown}, which the model does not "
+                               f"know; it knows {labels}")
+        self.allowed = set(wanted) or None
+        self.open_gallery()
+        self.create_gallery_services()
         # a lifecycle publisher: silent unless the node is active
         self.publisher = self.create_lifecycle_publisher(SoundEvents, "sound_events", 10)
         labels = self.classifier.labels
@@ -35,6 +68,8 @@ class SoundEventsNode(InferenceNode):
                "the model has no 'background' class: every window names its best classes"))
 
     def release_outputs(self) -> None:
+        self.destroy_gallery_services()
+        self.gallery = None
         if self.publisher is not None:
             self.destroy_lifecycle_publisher(self.publisher)
             self.publisher = None
@@ -43,10 +78,34 @@ class SoundEventsNode(InferenceNode):
         """(C,) each class's lowest reported score: the parameter, else the model's own."""
         return event_thresholds(self.classifier.labels, self.live["threshold"], self.classifier)
 
+    def teach_threshold(self) -> float:
+        return resolve("teach_threshold", self.live["teach_threshold"], self.classifier)
+
+    def check_entry_name(self, name: str) -> str:
+        if name.lower() in {label.lower() for label in self.classifier.labels}:
+            raise Refused(f"{name!r} is a built-in class of the model; teach it under another name")
+        return name
+
+    def gallery_embedding(self, classifier, audio: np.ndarray, rate: int) -> tuple[np.ndarray, float]:
+        return sound_embedding(classifier, audio, rate, self.window / classifier.sample_rate)
+
+    def taught(self, audio: np.ndarray) -> list[SoundEvent]:
+        """The taught sound this window holds, if any (nothing when nobody taught one)."""
+        gallery = self.gallery
+        if gallery is None or not len(gallery):
+            return []
+        vector = window_vector(self.classifier, audio, self.classifier.sample_rate)
+        who = gallery.identify(vector, self.teach_threshold(), 1)
+        if not who.known:
+            return []
+        return [SoundEvent(label=who.name, class_id=-1, score=float(who.score), taught=True)]
+
     def handle_window(self, audio: np.ndarray, stamp_ns: int) -> None:
         labels = self.classifier.labels
-        found = reported(self.probabilities(audio), labels, self.thresholds(), self.live["top_k"])
+        found = reported(self.probabilities(audio), labels, self.thresholds(), self.live["top_k"],
+                         self.allowed)
         events = [SoundEvent(label=labels[i], class_id=i, score=score) for i, score in found]
+        events = sorted(events + self.taught(audio), key=lambda e: -e.score)[:self.live["top_k"]]
         self.stats["windows_quiet"] += not events
         self.publisher.publish(SoundEvents(
             header=Header(stamp=self.header_stamp(stamp_ns), frame_id=self.frame_id),
@@ -54,7 +113,8 @@ class SoundEventsNode(InferenceNode):
 
     def extra_diagnostics(self) -> dict:
         return {"windows_quiet": str(self.stats["windows_quiet"]),
-                "event_threshold": f"{self.thresholds().min():.3f}"}
+                "event_threshold": f"{self.thresholds().min():.3f}",
+                "taught_sounds": str(len(self.gallery)) if self.gallery else "0"}
 
 
 def main(args=None) -> None:

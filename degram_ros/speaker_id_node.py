@@ -17,48 +17,30 @@ frames is under `min_speech_fraction` (or quieter than `min_rms_db`) publishes n
 is counted as gated. Every window's voice activity is published on `voice_activity`, since a
 behaviour may want "someone is talking" even when nobody is known.
 
-Services run in a callback group of their own on a multi-threaded executor (node_runner),
-windows on the worker thread (InferenceNode): an enrollment (a model pass over a few seconds)
-never holds up the audio subscription, and recent audio is read from the ring buffer, which
-holds it already (bench/enroll_stall.py measures the gap between results during enrollments).
-Each service queues up to SERVICE_QUEUE_DEPTH requests; beyond that DDS drops the oldest
-unanswered ones, without a trace. A client sending bursts needs as deep a queue: every client's
-reader receives every reply of the service and rmw picks out its own only when taking them.
-Every request is checked (degram_core.runtime.checks) and any failure is answered as a refusal: an
-exception escaping a service callback would stop the executor, and the node with it. Gallery
-changes and reads are serialised by the gallery's lock. The gallery and the voice-activity model
-are loaded at configure, with the model, and the services exist from configure to cleanup.
+The services are degram_ros.gallery_services, shared with sound_events' taught sounds. The
+gallery and the voice-activity model are loaded at configure, with the model, and the services
+exist from configure to cleanup.
 """
 from __future__ import annotations
 
 import numpy as np
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
 
 from degram_core.galleries.enrollment import VoiceGate, voice_embedding
-from degram_core.galleries.gallery import UNKNOWN, Gallery, GalleryError, checkpoint_identity
-from degram_core.runtime.checks import (Refused, check_enroll_audio, check_name,
-                                        check_recent_seconds)
+from degram_core.galleries.gallery import UNKNOWN
+from degram_core.runtime.checks import Refused
 from degram_core.runtime.operating_points import resolve
 from degram_core.runtime.vad import VADError, VoiceActivity
 from degram_ros.msg import SpeakerId, VoiceActivity as VoiceActivityMsg
-from degram_ros.srv import Enroll, Forget, ListSpeakers
 
+from .gallery_services import SERVICE_QUEUE_DEPTH, GalleryServices, rms_db  # noqa: F401
 from .inference_node import InferenceNode
 from .node_runner import StartupError, run_node
 
-# Requests a service holds while one is served; 20 clients calling at once lost up to half
-# their requests at rclpy's default of 10.
-SERVICE_QUEUE_DEPTH = 100
 CLOSED_SET = ("auto", "true", "false")
 
 
-def rms_db(audio: np.ndarray) -> float:
-    """Level in dB relative to full scale (a full-scale sine is -3 dB)."""
-    return float(10 * np.log10(np.mean(np.square(audio, dtype=np.float64)) + 1e-12))
-
-
-class SpeakerIdNode(InferenceNode):
+class SpeakerIdNode(GalleryServices, InferenceNode):
     HISTORY_S = 20.0  # enrollment from the room may look back this far (recent_seconds)
     DEFAULTS = {"checkpoint": "models/speaker_id.pt"}
     EXTRA_LIVE = {
@@ -89,18 +71,10 @@ class SpeakerIdNode(InferenceNode):
     def __init__(self, name: str = "speaker_id"):
         super().__init__(name)
         self.publisher = self.vad_publisher = None
-        self.enroll_services, self.gallery, self.vad = [], None, None
+        self.gallery_services, self.gallery, self.vad = [], None, None
 
     def configure_outputs(self) -> None:
-        path = self.param("gallery")
-        try:
-            model = checkpoint_identity(self.checkpoint_path)
-            self.gallery = Gallery(path, model)
-        except (GalleryError, OSError) as error:
-            # Never start with an empty gallery instead: the speakers in the file would be
-            # overwritten by the next enrollment.
-            raise StartupError(f"cannot use the speaker gallery given by parameter 'gallery' "
-                               f"({path!r}): {error}") from None
+        self.open_gallery()
         try:
             self.vad = VoiceActivity(self.param("vad_model") or None)
         except VADError as error:
@@ -112,13 +86,7 @@ class SpeakerIdNode(InferenceNode):
         # lifecycle publishers: silent unless the node is active
         self.publisher = self.create_lifecycle_publisher(SpeakerId, "speaker_id", 10)
         self.vad_publisher = self.create_lifecycle_publisher(VoiceActivityMsg, "voice_activity", 10)
-        requests = QoSProfile(depth=SERVICE_QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
-        self.enroll_services = [
-            self.create_service(srv, name, callback, qos_profile=requests,
-                                callback_group=self.service_group)
-            for srv, name, callback in ((Enroll, "~/enroll", self.on_enroll),
-                                        (Forget, "~/forget", self.on_forget),
-                                        (ListSpeakers, "~/list", self.on_list))]
+        self.create_gallery_services()
         names = self.gallery.names()
         mode = (f"{len(names)} speaker(s), open set" if names
                 else "empty, closed set (checkpoint labels)" if self.names_labels()
@@ -128,9 +96,7 @@ class SpeakerIdNode(InferenceNode):
             f"{self.similarity_threshold():.3f}, speech fraction {self.min_speech():.2f}")
 
     def release_outputs(self) -> None:
-        for service in self.enroll_services:
-            self.destroy_service(service)
-        self.enroll_services = []
+        self.destroy_gallery_services()
         for publisher in (self.publisher, self.vad_publisher):
             if publisher is not None:
                 self.destroy_lifecycle_publisher(publisher)
@@ -186,71 +152,15 @@ class SpeakerIdNode(InferenceNode):
 
     # --- services (their own callback group) -------------------------------------------
 
-    def on_enroll(self, request: Enroll.Request, response: Enroll.Response) -> Enroll.Response:
-        name = request.name
-        # a cleanup may free them while this request runs: hold on to this request's
-        classifier, gallery, vad = self.classifier, self.gallery, self.vad
-        try:
-            if classifier is None or gallery is None:
-                raise Refused("the node is not configured (lifecycle state unconfigured)")
-            name = check_name(request.name)
-            if len(request.audio):
-                rate = check_enroll_audio(len(request.audio), request.sample_rate)
-                audio = np.asarray(request.audio, dtype=np.float32)
-            else:
-                audio, rate = self.recent_audio(request.recent_seconds), classifier.sample_rate
-            if rms_db(audio) < self.live["min_rms_db"]:
-                raise Refused(f"audio is too quiet to enroll ({rms_db(audio):.1f} dBFS, "
-                              f"below min_rms_db {self.live['min_rms_db']})")
-            embedding, speech_s = voice_embedding(classifier, vad, audio, rate,
-                                                  self.window / classifier.sample_rate,
-                                                  self.min_speech())
-            response.clips = gallery.enroll(name, embedding)
-        except Exception as error:  # see the module's docstring
-            response.success, response.message = False, f"not enrolled: {error}"
-            self.get_logger().warning(f"enrollment of {name[:80]!r} refused: {error}")
-            return response
-        seconds = len(audio) / rate
-        response.success = True
-        response.message = (f"enrolled {name} from {speech_s:.1f} s of speech in {seconds:.1f} s "
-                            f"of audio ({response.clips} enrollment(s) in total)")
-        self.get_logger().info(f"{response.message}; gallery {gallery.path}")
-        return response
+    def check_entry_name(self, name: str) -> str:
+        return name
 
-    def recent_audio(self, seconds: float) -> np.ndarray:
-        """The last `seconds` the node heard, at the model's rate, from the ring buffer."""
-        rate = self.stream.rate  # the model's
-        seconds = check_recent_seconds(seconds, held_s=self.stream.capacity / rate)
-        audio, written = self.stream.recent(round(seconds * rate))
-        if audio is None:
-            heard = written / rate
-            raise Refused("no audio heard yet" if written == 0 else
-                          f"only {heard:.1f} s of audio heard since the stream started; "
-                          f"ask for at most that, or wait")
-        return audio
-
-    def on_forget(self, request: Forget.Request, response: Forget.Response) -> Forget.Response:
-        try:
-            name = check_name(request.name)
-            response.success = self.gallery.forget(name)
-        except Refused as error:
-            response.success, response.message = False, f"not forgotten: {error}"
-            return response
-        except Exception as error:  # see the module's docstring
-            response.success, response.message = False, f"gallery not written: {error}"
-            return response
-        response.message = (f"forgot {name}" if response.success else
-                            f"no speaker {name!r} (enrolled: "
-                            f"{', '.join(self.gallery.names()) or 'none'})")
-        self.get_logger().info(response.message)
-        return response
-
-    def on_list(self, request: ListSpeakers.Request,
-                response: ListSpeakers.Response) -> ListSpeakers.Response:
-        with self.gallery.lock:  # names and counts from one state of the gallery
-            response.names = self.gallery.names()
-            response.clips = [self.gallery.clips(n) for n in response.names]
-        return response
+    def gallery_embedding(self, classifier, audio: np.ndarray, rate: int) -> tuple[np.ndarray, float]:
+        if rms_db(audio) < self.live["min_rms_db"]:
+            raise Refused(f"audio is too quiet to enroll ({rms_db(audio):.1f} dBFS, "
+                          f"below min_rms_db {self.live['min_rms_db']})")
+        return voice_embedding(classifier, self.vad, audio, rate,
+                               self.window / classifier.sample_rate, self.min_speech())
 
     def extra_diagnostics(self) -> dict:
         return {"windows_gated": str(self.stats["windows_gated"]),
