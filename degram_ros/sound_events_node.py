@@ -92,7 +92,8 @@ class SoundEventsNode(GalleryServices, InferenceNode):
     def taught(self, audio: np.ndarray) -> list[SoundEvent]:
         """The taught sound this window holds, if any (nothing when nobody taught one)."""
         gallery = self.gallery
-        if gallery is None or not len(gallery):
+        # taught sounds need the PyTorch backend (its stages); ~/teach refuses under onnxruntime
+        if gallery is None or not len(gallery) or self.classifier.backend != "torch":
             return []
         vector = window_vector(self.classifier, audio, self.classifier.sample_rate)
         who = gallery.identify(vector, self.teach_threshold(), 1)

@@ -28,6 +28,8 @@ def run(args) -> int:
     print("operating points (chosen on validation data; the nodes use them unless a parameter "
           "overrides): " + (", ".join(f"{k} {v:.3f}" for k, v in points.items()) or "none"))
     for key, value in info["meta"].items():
+        if key == "teach_stats":  # hundreds of numbers: say what they are, not what they hold
+            value = f"mean and spread of {len(value['mean'])} parts (degram calibrate --teach)"
         print(f"{key}: {value}")
     return 0
 
