@@ -35,10 +35,11 @@ import numpy as np
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
 
-from degram_core.galleries.enrollment import VoiceGate, voice_embedding
+from degram_core.galleries.enrollment import voice_embedding
 from degram_core.galleries.gallery import UNKNOWN, Gallery, GalleryError, checkpoint_identity
 from degram_core.runtime.checks import (Refused, check_enroll_audio, check_name,
                                         check_recent_seconds)
+from degram_core.runtime.gates import VoiceGate
 from degram_core.runtime.operating_points import resolve
 from degram_core.runtime.vad import VADError, VoiceActivity
 from degram_ros.msg import SpeakerId, VoiceActivity as VoiceActivityMsg

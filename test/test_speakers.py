@@ -176,7 +176,8 @@ def test_cli_errors_are_clear_and_change_nothing(trained_checkpoint, tmp_path, c
 
 def test_a_loudness_gate_passes_the_windows_of_a_sound_and_counts_its_seconds():
     """The gate a taught sound would enroll by: frames louder than min_db count."""
-    from degram_core.galleries.enrollment import LoudnessGate, gated_starts
+    from degram_core.galleries.enrollment import gated_starts
+    from degram_core.runtime.gates import LoudnessGate
 
     rate = 16000
     tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)

@@ -6,9 +6,9 @@ averaged and normalised (embeddings.centroid). So a centroid is made of the same
 window the node later compares with it, whoever enrolls: the speaker_id node's ~/enroll, the
 demo, `degram enroll`, the benchmarks.
 
-A gate says which stretches of the audio count: speech for a voice (VoiceGate, the
-voice-activity gate the node attributes windows by), loud enough for a sound (LoudnessGate).
-A window passes when at least `min_fraction` of its frames are active.
+A gate (runtime/gates.py) says which stretches of the audio count: speech for a voice
+(VoiceGate, the voice-activity gate the node attributes windows by), loud enough for a sound
+(LoudnessGate). A window passes when at least `min_fraction` of its frames are active.
 
 The first release joined the speech frames instead: a centroid of spliced speech, unlike any
 window the node compares with it (with the shipped model the demo's two voices scored
@@ -18,51 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..runtime.audio import resample
 from ..runtime.checks import MIN_ENROLL_S
 from ..runtime.embeddings import centroid, l2_normalise
-from ..runtime.vad import FRAME, SPEECH_PROBABILITY
+from ..runtime.gates import VoiceGate
 
 # A voice is enrolled from at least this much speech: below it an embedding says more about
 # the words than the voice.
 MIN_SPEECH_S = 1.0
-
-
-class VoiceGate:
-    """Speech frames by Silero VAD (32 ms); a window is speech when at least `min_fraction` of
-    its frames are. The gate the speaker_id node attributes windows by, and enrolls by."""
-
-    what = "speech"
-
-    def __init__(self, vad, min_fraction: float):
-        self.vad, self.min_fraction = vad, min_fraction
-
-    def active(self, audio: np.ndarray, rate: int) -> tuple[np.ndarray, float]:
-        """((F,) True where a frame is speech, samples at `rate` per frame)."""
-        probs = self.vad.frames(resample(audio, rate, self.vad.sample_rate))
-        return probs > SPEECH_PROBABILITY, FRAME * rate / self.vad.sample_rate
-
-    def window(self, audio: np.ndarray, rate: int) -> tuple[bool, float, float]:
-        """One window: (passes, share of speech frames, highest frame probability)."""
-        fraction, peak = self.vad.speech_fraction(resample(audio, rate, self.vad.sample_rate))
-        return fraction >= self.min_fraction, fraction, peak
-
-
-class LoudnessGate:
-    """Frames (32 ms) louder than `min_db` dBFS; a window counts when at least `min_fraction`
-    of its frames are. For sounds, where speech frames say nothing."""
-
-    what = "sound"
-
-    def __init__(self, min_db: float = -40.0, min_fraction: float = 0.1, frame_s: float = 0.032):
-        self.min_db, self.min_fraction, self.frame_s = min_db, min_fraction, frame_s
-
-    def active(self, audio: np.ndarray, rate: int) -> tuple[np.ndarray, float]:
-        frame = max(1, round(self.frame_s * rate))
-        count = len(audio) // frame
-        power = np.mean(np.square(audio[:count * frame].reshape(count, frame), dtype=np.float64),
-                        axis=1)
-        return 10 * np.log10(power + 1e-12) >= self.min_db, float(frame)
 
 
 def window_starts(length: int, window: int) -> range:
