@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from degram_core import calibrate
+from degram_core.scoring import calibration as calibrate
 from degram_core.runtime.audio import load_audio
 from degram_core.data import from_esc, read_manifest, select, write_manifest
 from degram_core.scoring.evaluate import evaluate

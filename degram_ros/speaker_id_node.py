@@ -26,9 +26,10 @@ from __future__ import annotations
 import numpy as np
 from std_msgs.msg import Header
 
-from degram_core.galleries.enrollment import VoiceGate, voice_embedding
+from degram_core.galleries.enrollment import voice_embedding
 from degram_core.galleries.gallery import UNKNOWN
 from degram_core.runtime.checks import Refused
+from degram_core.runtime.gates import VoiceGate
 from degram_core.runtime.operating_points import resolve
 from degram_core.runtime.vad import VADError, VoiceActivity
 from degram_ros.msg import SpeakerId, VoiceActivity as VoiceActivityMsg

@@ -175,15 +175,21 @@ def test_cli_errors_are_clear_and_change_nothing(trained_checkpoint, tmp_path, c
 # --- the enrollment path's gates ---------------------------------------------------------
 
 def test_a_loudness_gate_passes_the_windows_of_a_sound_and_counts_its_seconds():
-    """The gate a taught sound would enroll by: frames louder than min_db count."""
-    from degram_core.galleries.enrollment import LoudnessGate, gated_starts
+    """The gate a taught sound enrolls by: frames within below_peak_db of the loudest count,
+    never those under the floor (digital silence is no sound at all)."""
+    from degram_core.galleries.enrollment import gated_starts
+    from degram_core.runtime.gates import LoudnessGate
 
     rate = 16000
     tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)
     audio = np.concatenate([np.zeros(2 * rate), tone, np.zeros(2 * rate)]).astype(np.float32)
-    starts, seconds = gated_starts(audio, rate, rate, LoudnessGate(min_db=-30, min_fraction=0.5))
+    starts, seconds = gated_starts(audio, rate, rate, LoudnessGate(min_fraction=0.5))
     assert abs(seconds - 1.0) < 0.05
     assert 2 * rate in starts and 0 not in starts and 4 * rate not in starts
+    quiet = audio * 10 ** (-40 / 20)  # the same tone 40 dB down is still the sound, relatively...
+    assert gated_starts(quiet, rate, rate, LoudnessGate(min_fraction=0.5))[0] == starts
+    silence = np.zeros(3 * rate, np.float32)  # ...but silence holds none
+    assert gated_starts(silence, rate, rate, LoudnessGate())[1] == 0.0
     assert gated_starts(audio, rate, rate, None) == (list(range(0, 4 * rate + 1, rate // 2)), 5.0)
 
 

@@ -53,7 +53,8 @@ def test_frames_are_scored_from_a_fresh_state(vad, speech):
 def test_the_voice_gate_keeps_the_windows_of_the_speech(vad, speech):
     """The gate enrollment uses (galleries.enrollment): seconds of speech, and the windows
     whose frames are at least half speech."""
-    from degram_core.galleries.enrollment import VoiceGate, gated_starts
+    from degram_core.galleries.enrollment import gated_starts
+    from degram_core.runtime.gates import VoiceGate
 
     silence = np.zeros(2 * RATE, np.float32)
     padded = np.concatenate([silence, speech, silence])

@@ -9,6 +9,7 @@ import torch
 
 from ..runtime.checkpoint import atomic_save, load_checkpoint
 from ..runtime.events import BACKGROUND, SPEECH, wrong_score
+from ..runtime.gates import VoiceGate
 from ..runtime.stream import window_hop_samples, windows  # noqa: F401 (windows: re-exported)
 from ..runtime.vad import VoiceActivity
 
@@ -89,9 +90,10 @@ def vad_min_speech(vad: VoiceActivity, speech: list[np.ndarray], other: list[np.
     """The largest share of speech frames that still lets `min_recall` of speech windows
     through; with it, the share of non-speech windows that pass."""
     window, hop = window_hop_samples(window_s, hop_s, vad.sample_rate)
+    gate = VoiceGate(vad, 0.0)  # the node's gate: each window's share of speech frames
 
     def fractions(waves):
-        return np.asarray([vad.speech_fraction(w)[0] for wave in waves
+        return np.asarray([gate.window(w, vad.sample_rate)[1] for wave in waves
                            for w in windows(wave, window, hop)])
 
     on_speech, on_other = fractions(speech), fractions(other)
