@@ -104,6 +104,24 @@ def figures(enrol: dict, test: dict, shots: int, draws: int, seed: int = 0,
     return out
 
 
+def cost(model, hop_s: float = 0.5, repeats: int = 50) -> None:
+    import time
+
+    from degram_core.galleries.sounds import window_vector
+
+    window = (np.random.default_rng(0).standard_normal(2 * model.sample_rate) * 0.1).astype(np.float32)
+    batch = torch.from_numpy(window)[None]
+    for name, step in (("events", lambda: model.probabilities(batch)),
+                       ("taught-sound vector", lambda: window_vector(model, window, model.sample_rate))):
+        step()
+        started = time.perf_counter()
+        for _ in range(repeats):
+            step()
+        ms = (time.perf_counter() - started) / repeats * 1000
+        print(f"cost, one thread: {name} {ms:.1f} ms a 2 s window = {ms / (hop_s * 10):.1f} % of a "
+              f"core at hop {hop_s} s", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -117,9 +135,14 @@ def main() -> int:
     parser.add_argument("--threshold", type=float, default=None,
                         help="open-set threshold (default: the model's teach_threshold on test, "
                              "chosen here on validation)")
+    parser.add_argument("--cost", action="store_true",
+                        help="also the cost of a window at one thread: the events alone, and with "
+                             "a taught sound to compare (the node's share of a core at hop 0.5 s)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     model = Classifier(args.checkpoint, device="cpu")
+    if args.cost:
+        cost(model)
     enrol_files, test_files = clips("train"), clips(args.split)
     threshold = args.threshold
     if threshold is None and args.split == "test":

@@ -91,6 +91,8 @@ def run(args) -> int:
         classifier = Classifier(args.checkpoint, device="cpu")
         items = data.read_manifest(args.events)
         items = data.select(items, folds=[args.fold]) if args.fold else items
+        # a label the model does not know (a class added to the data since) decides nothing
+        items = [i for i in items if i.label in classifier.labels]
         clips = [(load_audio(i.path, classifier.sample_rate), i.label) for i in items]
         result = calibrate.event_threshold(classifier, clips, args.window_s, args.hop_s,
                                            args.max_false_per_min)
