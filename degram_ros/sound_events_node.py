@@ -12,6 +12,7 @@ from std_msgs.msg import Header
 from degram_core.events import BACKGROUND, DEFAULT_THRESHOLD, reported
 from degram_ros.msg import SoundEvent, SoundEvents
 
+from .direction_fields import no_direction
 from .inference_node import InferenceNode
 from .node_runner import run_node
 
@@ -44,11 +45,12 @@ class SoundEventsNode(InferenceNode):
     def handle_window(self, audio: np.ndarray, stamp_ns: int) -> None:
         labels = self.classifier.labels
         found = reported(self.probabilities(audio), labels, self.threshold(), self.live["top_k"])
-        events = [SoundEvent(label=labels[i], class_id=i, score=score) for i, score in found]
+        header = Header(stamp=self.header_stamp(stamp_ns), frame_id=self.frame_id)
+        events = [SoundEvent(label=labels[i], class_id=i, score=score, **no_direction(header))
+                  for i, score in found]
         self.stats["windows_quiet"] += not events
         self.publisher.publish(SoundEvents(
-            header=Header(stamp=self.header_stamp(stamp_ns), frame_id=self.frame_id),
-            window=self.window_duration(), events=events, model=self.model_name))
+            header=header, window=self.window_duration(), events=events, model=self.model_name))
 
     def extra_diagnostics(self) -> dict:
         return {"windows_quiet": str(self.stats["windows_quiet"]),

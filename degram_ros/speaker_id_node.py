@@ -42,6 +42,7 @@ from degram_core.vad import DEFAULT_MIN_SPEECH, VADError, VoiceActivity
 from degram_ros.msg import SpeakerId, VoiceActivity as VoiceActivityMsg
 from degram_ros.srv import Enroll, Forget, ListSpeakers
 
+from .direction_fields import no_direction
 from .inference_node import InferenceNode
 from .node_runner import StartupError, run_node
 
@@ -179,7 +180,7 @@ class SpeakerIdNode(InferenceNode):
             score=float(score),
             candidate_labels=[name for name, _ in candidates],
             candidate_scores=[float(s) for _, s in candidates],
-            model=self.model_name))
+            model=self.model_name, **no_direction(header)))
 
     # --- services (their own callback group) -------------------------------------------
 
