@@ -24,6 +24,7 @@ from degram_core.runtime.events import BACKGROUND, reported
 from degram_core.runtime.operating_points import event_thresholds, resolve
 from degram_ros.msg import SoundEvent, SoundEvents
 
+from .direction_fields import no_direction
 from .gallery_services import GalleryServices
 from .inference_node import InferenceNode
 from .node_runner import StartupError, run_node
@@ -89,7 +90,7 @@ class SoundEventsNode(GalleryServices, InferenceNode):
     def gallery_embedding(self, classifier, audio: np.ndarray, rate: int) -> tuple[np.ndarray, float]:
         return sound_embedding(classifier, audio, rate, self.window / classifier.sample_rate)
 
-    def taught(self, audio: np.ndarray) -> list[SoundEvent]:
+    def taught(self, audio: np.ndarray, header: Header) -> list[SoundEvent]:
         """The taught sound this window holds, if any (nothing when nobody taught one)."""
         gallery = self.gallery
         # taught sounds need the PyTorch backend (its stages); ~/teach refuses under onnxruntime
@@ -99,18 +100,21 @@ class SoundEventsNode(GalleryServices, InferenceNode):
         who = gallery.identify(vector, self.teach_threshold(), 1)
         if not who.known:
             return []
-        return [SoundEvent(label=who.name, class_id=-1, score=float(who.score), taught=True)]
+        return [SoundEvent(label=who.name, class_id=-1, score=float(who.score), taught=True,
+                           **no_direction(header))]
 
     def handle_window(self, audio: np.ndarray, stamp_ns: int) -> None:
         labels = self.classifier.labels
         found = reported(self.probabilities(audio), labels, self.thresholds(), self.live["top_k"],
                          self.allowed)
-        events = [SoundEvent(label=labels[i], class_id=i, score=score) for i, score in found]
-        events = sorted(events + self.taught(audio), key=lambda e: -e.score)[:self.live["top_k"]]
+        header = Header(stamp=self.header_stamp(stamp_ns), frame_id=self.frame_id)
+        events = [SoundEvent(label=labels[i], class_id=i, score=score, **no_direction(header))
+                  for i, score in found]
+        events = sorted(events + self.taught(audio, header),
+                        key=lambda e: -e.score)[:self.live["top_k"]]
         self.stats["windows_quiet"] += not events
         self.publisher.publish(SoundEvents(
-            header=Header(stamp=self.header_stamp(stamp_ns), frame_id=self.frame_id),
-            window=self.window_duration(), events=events, model=self.model_name))
+            header=header, window=self.window_duration(), events=events, model=self.model_name))
 
     def extra_diagnostics(self) -> dict:
         return {"windows_quiet": str(self.stats["windows_quiet"]),

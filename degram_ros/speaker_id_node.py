@@ -34,6 +34,7 @@ from degram_core.runtime.operating_points import resolve
 from degram_core.runtime.vad import VADError, VoiceActivity
 from degram_ros.msg import SpeakerId, VoiceActivity as VoiceActivityMsg
 
+from .direction_fields import no_direction
 from .gallery_services import SERVICE_QUEUE_DEPTH, GalleryServices, rms_db  # noqa: F401
 from .inference_node import InferenceNode
 from .node_runner import StartupError, run_node
@@ -149,7 +150,7 @@ class SpeakerIdNode(GalleryServices, InferenceNode):
             score=float(score),
             candidate_labels=[name for name, _ in candidates],
             candidate_scores=[float(s) for _, s in candidates],
-            model=self.model_name))
+            model=self.model_name, **no_direction(header)))
 
     # --- services (their own callback group) -------------------------------------------
 

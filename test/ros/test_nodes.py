@@ -1,4 +1,5 @@
 """The sound_events and speaker_id nodes as users run them, fed real audio over DDS."""
+import math
 import time
 
 import numpy as np
@@ -70,6 +71,9 @@ def test_sound_events_labels_and_stamps(bus, sound_events):
         assert (event.window.sec, event.window.nanosec) == (1, 0)
         assert event.model.startswith("degram-resnet-tiny")
         assert [e.score for e in event.events] == sorted((e.score for e in event.events), reverse=True)
+        for e in event.events:  # mono input: no direction, NaN rather than 0 (straight ahead)
+            assert math.isnan(e.azimuth) and math.isnan(e.direction_confidence), e
+            assert math.isnan(e.direction.point.x) and e.direction.header.frame_id == "test_mic"
         segment, offset = divmod(start, 2_000_000_000)  # 2 s of each of low, noise, high
         if offset <= 1_000_000_000:  # the window lies wholly inside one segment
             expected = ["low", "noise", "high"][segment]
@@ -181,6 +185,7 @@ def test_speaker_id_gates_silence_and_names_the_speaker(bus, trained_checkpoint,
             if start >= 2_000_000_000:
                 assert result.speaker == "high" and result.score >= 0.5
                 assert result.candidate_labels[0] == "high" and len(result.candidate_scores) == 3
+            assert math.isnan(result.azimuth) and math.isnan(result.elevation)
         diag = bus.wait_for(lambda: bus.diagnostics("speaker_id: inference"), what="diagnostics")
         assert int(diag["windows_gated"]) >= 2
     finally:
