@@ -1,14 +1,15 @@
 """Where a sound comes from: direction of arrival per window from a microphone array.
 
-Audio is (channels, samples) at 16 kHz. The search is pyroomacoustics' own (SRP-PHAT by
-default, NormMUSIC or MUSIC on request); what this module adds is *which* part of a window it
+Audio is (channels, samples) at 16 kHz. The search is pyroomacoustics' own (NormMUSIC by
+default, SRP-PHAT or MUSIC on request); what this module adds is *which* part of a window it
 looks at and *when* it answers at all:
 
 - frames: only the 32 ms frames of what was heard (the voice gate's speech frames for a
-  speaker, an event's loud frames for a sound), one flag per 512 samples as
+  speaker, an event's loud non-speech frames for a sound), one flag per 512 samples as
   vad.VoiceActivity.frames gives them; silence, the other source and the reverberant tail
   between syllables are left out instead of voting for a direction;
-- band: only the frequency bins of what was heard (a voice's 300-3400 Hz, an event's band);
+- band: of 300-4000 Hz, only the bins where those frames stand 3 dB over the window's other
+  frames (what was heard, without the bins another source or the noise holds);
 - a confidence, and no direction (None, with a reason) where there is nothing to trust: too
   few active frames, a spatial spectrum without a clear peak, too few working channels.
 
@@ -18,6 +19,8 @@ the horizontal plane: elevation is reported as 0. A planar array (every preset) 
 a source above it from one below it, and a source well above the plane is found at its
 azimuth with a wider peak. A linear array (PS3 Eye) cannot tell front from back either: its
 azimuth is searched on the half circle facing +x (or +y for an array along x).
+
+bench/direction.py measures it and chose the defaults; docs/direction.md has the figures.
 """
 from __future__ import annotations
 
@@ -164,7 +167,8 @@ def geometry(spec: str | np.ndarray | list) -> Geometry:
 class Direction:
     azimuth: float  # radians counter-clockwise from +x, (-pi, pi]
     elevation: float  # radians above the x-y plane (0: the search is horizontal)
-    confidence: float  # peak-to-mean of the spatial spectrum, minus 1 (0: flat)
+    confidence: float  # peak over mean of the spatial spectrum, minus 1 (0: flat); its scale
+                       # is the method's (Locator's min_confidence was chosen for NormMUSIC)
 
     def unit_vector(self) -> np.ndarray:
         """(3,) towards the source in the array frame."""
