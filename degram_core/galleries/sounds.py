@@ -28,7 +28,7 @@ def window_parts(model, frames: np.ndarray, batch: int = 32) -> list[np.ndarray]
     over time (W, F) x 2, then each backbone stage pooled (W, C_s)."""
     chunks = []
     for i in range(0, len(frames), batch):
-        x = model.frontend(torch.from_numpy(np.ascontiguousarray(frames[i:i + batch])))  # (B, T, F)
+        x = model.frontend(torch.from_numpy(np.array(frames[i:i + batch], np.float32)))  # (B, T, F)
         parts = [x.mean(1), x.std(1)]
         h = model.backbone.stem(x.unsqueeze(1))  # (B, C, T', F')
         for stage in model.backbone.stages:
