@@ -85,6 +85,12 @@ class Heard:
         found = self.locate(self.loud, count=False)
         return self.spatial.locator.beam(self.audio, found.direction)
 
+    def beam(self, direction) -> np.ndarray:
+        """(N,) a delay-and-sum beam towards `direction` (None: the working channels' mean)."""
+        if self.audio is None:
+            return self.mono
+        return self.spatial.locator.beam(self.audio, direction)
+
     def locate(self, active: np.ndarray | None, count: bool = True) -> Located:
         """The direction of the frames `active` (one flag per 512 samples)."""
         if self.audio is None:
