@@ -34,7 +34,9 @@ from std_msgs.msg import Header
 from degram_core.runtime.checkpoint import CheckpointError
 from degram_core.runtime.classifier import BACKENDS, Classifier
 from degram_core.runtime.codecs import BadAudio
+from degram_core.runtime.direction import GeometryError, geometry
 from degram_core.runtime.listener import Listener, ListenerConfig
+from degram_core.runtime.spatial import Heard, Spatial
 
 from .node_runner import StartupError
 from .share import resolve_share_path
@@ -72,6 +74,11 @@ COMMON_PARAMETERS = {
     "max_message_s": (LISTENER.max_message_s, "longer audio messages are counted and dropped"),
     "frame_id": ("", "frame of the output; empty: the input's"),
     "audio_timeout_s": (3.0, "seconds without audio, while active, before /diagnostics warns"),
+    "array": ("", "microphone array the channels come from, a named board (respeaker_4mic, "
+              "respeaker_6mic, respeaker_usb_4mic, matrix_voice, ps3_eye, azure_kinect): each "
+              "result gets a direction; empty: none (or mic_positions)"),
+    "mic_positions": ("", "the array as positions 'x,y,z;x,y,z;...' in metres in frame_id "
+                      "(REP-103: x forward, y left, z up), one per channel; instead of array"),
 }
 
 # Parameters that take effect at once (`ros2 param set`), with the values they accept: the
@@ -143,6 +150,7 @@ class InferenceNode(LifecycleNode):
         self.service_group = MutuallyExclusiveCallbackGroup()
         self.classifier = None
         self.listener: Listener | None = None
+        self.spatial: Spatial | None = None
         self.subscriptions_: list = []
         self.startup_error: StartupError | None = None
         self.quiet_failure = False  # start_up reports a failed configure itself
@@ -247,7 +255,10 @@ class InferenceNode(LifecycleNode):
         """Load the model and set up everything but the input; StartupError names the
         parameter at fault."""
         self.load_model()
+        self.spatial = self.make_spatial()
         self.listener = self.make_listener()
+        if self.spatial is not None:
+            self.listener.on_frames, self.spatial.warn = self.spatial.on_frames, self.listener.warn
         self.frame_id = self.param("frame_id")
         self.warned_frame_id = False
         self.audio_qos = self.audio_qos_profile()
@@ -293,6 +304,24 @@ class InferenceNode(LifecycleNode):
         except ValueError:
             raise StartupError(f"window_s and hop_s must be positive, got {p('window_s')}, "
                                f"{p('hop_s')}") from None
+
+    def make_spatial(self) -> Spatial | None:
+        """The microphone array of parameter `array` or `mic_positions` (None: neither)."""
+        given = {name: self.param(name).strip() for name in ("array", "mic_positions")}
+        given = {name: value for name, value in given.items() if value}
+        if len(given) > 1:
+            raise StartupError("set one of parameters 'array' and 'mic_positions', not both")
+        if not given:
+            return None
+        (name, spec), = given.items()
+        try:
+            geom = geometry(spec)
+        except GeometryError as error:
+            raise StartupError(f"parameter {name!r}: {error}") from None
+        self.get_logger().info(f"directions from the {geom.name} array ({geom.count} mics); "
+                               f"the model hears a beam towards what it hears")
+        # the window and the history the listener keeps, read back by stamp
+        return Spatial(geom, seconds=self.param("window_s") + self.HISTORY_S)
 
     def audio_qos_profile(self) -> QoSProfile:
         reliability = self.param("audio_reliability")
@@ -384,6 +413,10 @@ class InferenceNode(LifecycleNode):
     def handle_window(self, audio: np.ndarray, stamp_ns: int) -> None:
         raise NotImplementedError
 
+    def hear(self, audio: np.ndarray, stamp_ns: int) -> Heard | None:
+        """The window as the array heard it; None without an array (mono: no direction)."""
+        return self.spatial.hear(audio, stamp_ns) if self.spatial is not None else None
+
     def header_stamp(self, stamp_ns: int) -> Time:
         return Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000)
 
@@ -396,6 +429,10 @@ class InferenceNode(LifecycleNode):
     def publish_diagnostics(self) -> None:
         values, mean = self.listener.figures()
         values.update(self.extra_diagnostics())
+        if self.spatial is not None:
+            values["array"] = self.spatial.geometry.name
+            values.update({f"direction_{key}": str(count)
+                           for key, count in sorted(self.spatial.counts.items())})
         level, message = self.listener.health(mean, self.param("audio_timeout_s"))
         if message.startswith("no audio"):
             message += f" on {self.resolve_topic_name(self.audio_topic)}"

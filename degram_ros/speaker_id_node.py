@@ -14,8 +14,10 @@ Two modes, chosen per window:
   own) names its own labels, "unknown" below `threshold`. `closed_set` overrides the choice.
 Only speech is attributed: Silero VAD scores every window and a window whose share of speech
 frames is under `min_speech_fraction` (or quieter than `min_rms_db`) publishes no SpeakerId and
-is counted as gated. Every window's voice activity is published on `voice_activity`, since a
-behaviour may want "someone is talking" even when nobody is known.
+is counted as gated. With a microphone array (`array` or `mic_positions`) a SpeakerId carries
+the direction of the window's speech frames (its loud frames with the gate off), and the model
+hears a beam towards it (runtime/spatial.py). Every window's voice activity is published on
+`voice_activity`, since a behaviour may want "someone is talking" even when nobody is known.
 
 The services are degram_ros.gallery_services, shared with sound_events' taught sounds. The
 gallery and the voice-activity model are loaded at configure, with the model, and the services
@@ -34,7 +36,7 @@ from degram_core.runtime.operating_points import resolve
 from degram_core.runtime.vad import VADError, VoiceActivity
 from degram_ros.msg import SpeakerId, VoiceActivity as VoiceActivityMsg
 
-from .direction_fields import no_direction
+from .direction_fields import direction_fields
 from .gallery_services import SERVICE_QUEUE_DEPTH, GalleryServices, rms_db  # noqa: F401
 from .inference_node import InferenceNode
 from .node_runner import StartupError, run_node
@@ -123,13 +125,21 @@ class SpeakerIdNode(GalleryServices, InferenceNode):
     def handle_window(self, audio: np.ndarray, stamp_ns: int) -> None:
         header = Header(stamp=self.header_stamp(stamp_ns), frame_id=self.frame_id)
         gate = VoiceGate(self.vad, self.min_speech())  # 0: every window passes
-        is_speech, fraction, peak = gate.window(audio, self.classifier.sample_rate)
+        heard = self.hear(audio, stamp_ns)
+        if heard is not None:  # the working channels' mean: a NaN or dead channel left out
+            audio = heard.mixed()
+        is_speech, fraction, peak, speech = gate.frames(audio, self.classifier.sample_rate)
         self.vad_publisher.publish(VoiceActivityMsg(
             header=header, window=self.window_duration(), speech=bool(is_speech),
             speech_fraction=fraction, speech_probability=peak))
         if not is_speech or rms_db(audio) < self.live["min_rms_db"]:
             self.stats["windows_gated"] += 1
             return
+        direction = None
+        if heard is not None and heard.audio is not None:
+            # the gate off (0): a voice may be anything heard, so its loud frames
+            found = heard.locate(speech if self.min_speech() > 0 else heard.loud)
+            direction, audio = found.direction, heard.beam(found.direction)
         top_k = self.live["top_k"]
         if len(self.gallery):
             embedding, cohort = self.classifier.speaker_vector(audio, self.classifier.sample_rate)
@@ -150,7 +160,7 @@ class SpeakerIdNode(GalleryServices, InferenceNode):
             score=float(score),
             candidate_labels=[name for name, _ in candidates],
             candidate_scores=[float(s) for _, s in candidates],
-            model=self.model_name, **no_direction(header)))
+            model=self.model_name, **direction_fields(direction, header)))
 
     # --- services (their own callback group) -------------------------------------------
 

@@ -26,8 +26,17 @@ class VoiceGate:
 
     def window(self, audio: np.ndarray, rate: int) -> tuple[bool, float, float]:
         """One window: (passes, share of speech frames, highest frame probability)."""
-        fraction, peak = self.vad.speech_fraction(resample(audio, rate, self.vad.sample_rate))
-        return fraction >= self.min_fraction, fraction, peak
+        passes, fraction, peak, _ = self.frames(audio, rate)
+        return passes, fraction, peak
+
+    def frames(self, audio: np.ndarray, rate: int) -> tuple[bool, float, float, np.ndarray]:
+        """window's answer and the speech flag of each 32 ms frame (where a voice is heard,
+        e.g. to locate it)."""
+        probs = self.vad.frames(resample(audio, rate, self.vad.sample_rate))
+        speech = probs > SPEECH_PROBABILITY
+        fraction = float(speech.mean()) if probs.size else 0.0
+        peak = float(probs.max()) if probs.size else 0.0
+        return fraction >= self.min_fraction, fraction, peak, speech
 
 
 class LoudnessGate:

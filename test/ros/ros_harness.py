@@ -187,14 +187,15 @@ class AudioSource:
                                                 audio=AudioData(data=data)))
 
     def play(self, audio: np.ndarray, rate: int = 16000, speed: float = 8.0) -> int:
-        """Publish `audio` in chunks, `speed` times faster than real time; returns the stamp
-        (ns) of its first sample."""
+        """Publish `audio` (N,), or (C, N) as interleaved channels, in chunks, `speed` times
+        faster than real time; returns the stamp (ns) of its first sample."""
         first = self.next_ns
         step = int(self.chunk_s * rate)
-        for start in range(0, len(audio), step):
-            piece = audio[start:start + step]
-            self.send_bytes(encode_s16le(piece))
-            self.next_ns += round(len(piece) * 1e9 / rate)
+        frames = audio[None] if audio.ndim == 1 else audio
+        for start in range(0, frames.shape[1], step):
+            piece = frames[:, start:start + step]
+            self.send_bytes(encode_s16le(piece.T.ravel()))
+            self.next_ns += round(piece.shape[1] * 1e9 / rate)
             time.sleep(self.chunk_s / speed)
         return first
 
