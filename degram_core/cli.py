@@ -16,6 +16,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"degram {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):  # shared code of commands, not a command
+            continue
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         command = sub.add_parser(info.name, help=module.HELP, description=module.HELP)
         module.configure(command)

@@ -8,7 +8,8 @@
 from __future__ import annotations
 
 import argparse
-import json
+
+from ._gallery import check_action, identify_files, list_entries, show
 
 HELP = "enroll speakers from audio files into a gallery, list, forget, or identify them"
 
@@ -64,19 +65,10 @@ def configure(parser):
 def run(args) -> int:
     from ..galleries.gallery import Gallery, checkpoint_identity
 
-    managing = args.list or args.forget is not None or args.identify is not None
-    if managing and args.enroll:
-        raise ValueError(f"enrollment arguments {args.enroll} cannot be combined with "
-                         f"--list, --forget or --identify")
-    if not managing and len(args.enroll) < 2:
-        raise ValueError("give NAME FILE... to enroll, or one of --list, --forget NAME, "
-                         "--identify FILE... (see degram enroll --help)")
+    check_action(args, args.enroll, "enroll", "enrollment")
     gallery = Gallery(args.gallery, checkpoint_identity(args.checkpoint))
     if args.list:
-        return show(args, {"speakers": [{"name": n, "clips": gallery.clips(n)}
-                                        for n in gallery.names()]},
-                    lambda doc: [f"{s['name']}: {s['clips']} clip(s)" for s in doc["speakers"]]
-                    or [f"{gallery.path}: no speakers enrolled"])
+        return list_entries(args, gallery, "speakers", "no speakers enrolled")
     if args.forget is not None:
         if not gallery.forget(args.forget):
             raise ValueError(f"{gallery.path}: no speaker {args.forget!r} "
@@ -88,7 +80,8 @@ def run(args) -> int:
     classifier = Classifier(args.checkpoint, device=args.device)
     args.threshold = resolve("similarity_threshold", args.threshold, classifier)
     if args.identify is not None:
-        return identify(args, gallery, classifier)
+        return identify_files(args, gallery, lambda path: embed_file(classifier, path),
+                              args.threshold, "speaker", "no speakers enrolled yet; enroll some first")
     name, files = args.enroll[0], args.enroll[1:]
     embeddings = enroll_files(args, classifier, files)  # all or nothing
     clips = gallery.enroll(name, embeddings)
@@ -129,39 +122,3 @@ def embed_file(classifier, path: str):
         return classifier.speaker_vector(wave, classifier.sample_rate)
     except RuntimeError as error:  # the model's own
         raise ValueError(f"{path}: {error}") from None
-
-
-def identify(args, gallery, classifier) -> int:
-    if not len(gallery):
-        raise ValueError(f"{gallery.path}: no speakers enrolled yet; enroll some first")
-    results, failed = [], 0
-    for path in args.identify:
-        try:
-            embedding, cohort = embed_file(classifier, path)
-            who = gallery.identify(embedding, args.threshold, args.top_k, cohort)
-        except ValueError as error:
-            results.append({"file": path, "error": str(error)})
-            failed += 1
-            continue
-        results.append({"file": path, "speaker": who.name, "score": round(who.score, 4),
-                        "candidates": [{"name": n, "score": round(s, 4)}
-                                       for n, s in who.candidates]})
-
-    def lines(doc):
-        for r in doc["results"]:
-            if "error" in r:
-                yield f"{r['file']}: error: {r['error']}"
-            else:
-                others = "  ".join(f"{c['name']} {c['score']:.3f}" for c in r["candidates"])
-                yield f"{r['file']}: {r['speaker']} {r['score']:.3f}  ({others})"
-    show(args, {"threshold": args.threshold, "results": results}, lines)
-    return 1 if failed else 0
-
-
-def show(args, doc: dict, lines) -> int:
-    if args.json:
-        print(json.dumps(doc, indent=2))
-    else:
-        for line in lines(doc):
-            print(line)
-    return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .enroll import show
+from ._gallery import check_action, identify_files, list_entries, show
 
 HELP = "teach a sound model new sounds from audio files, list, forget, or identify them"
 
@@ -59,20 +59,11 @@ def configure(parser):
 def run(args) -> int:
     from ..galleries.gallery import Gallery, checkpoint_identity
 
-    managing = args.list or args.forget is not None or args.identify is not None
-    if managing and args.teach:
-        raise ValueError(f"teaching arguments {args.teach} cannot be combined with "
-                         f"--list, --forget or --identify")
-    if not managing and len(args.teach) < 2:
-        raise ValueError("give NAME FILE... to teach, or one of --list, --forget NAME, "
-                         "--identify FILE... (see degram teach --help)")
+    check_action(args, args.teach, "teach", "teaching")
     # kind "sounds": a speaker gallery, or one another model made, is refused here
     gallery = Gallery(args.gallery, checkpoint_identity(args.checkpoint), kind="sounds")
     if args.list:
-        return show(args, {"sounds": [{"name": n, "clips": gallery.clips(n)}
-                                      for n in gallery.names()]},
-                    lambda doc: [f"{s['name']}: {s['clips']} clip(s)" for s in doc["sounds"]]
-                    or [f"{gallery.path}: no sounds taught"])
+        return list_entries(args, gallery, "sounds", "no sounds taught")
     if args.forget is not None:
         if not gallery.forget(args.forget):
             print(f"degram teach: {gallery.path}: no taught sound {args.forget!r} "
@@ -83,7 +74,9 @@ def run(args) -> int:
     from ..runtime.classifier import Classifier
     classifier = Classifier(args.checkpoint, device="cpu")
     if args.identify is not None:
-        return identify(args, gallery, classifier, threshold_of(args.threshold, classifier))
+        return identify_files(args, gallery, lambda path: (file_vector(classifier, path), None),
+                              threshold_of(args.threshold, classifier), "sound",
+                              "no sounds taught yet; teach some first")
     name, files = args.teach[0].strip(), args.teach[1:]
     own = {label.casefold(): label for label in classifier.labels}
     if name.casefold() in own:
@@ -119,29 +112,3 @@ def file_vector(classifier, path: str):
         return sound_embedding(classifier, wave, rate, window_s=WINDOW_S)[0]
     except (ValueError, RuntimeError) as error:  # too little sound; the model's own
         raise ValueError(f"{path}: {error}") from None
-
-
-def identify(args, gallery, classifier, threshold: float) -> int:
-    if not len(gallery):
-        raise ValueError(f"{gallery.path}: no sounds taught yet; teach some first")
-    results, failed = [], 0
-    for path in args.identify:
-        try:
-            found = gallery.identify(file_vector(classifier, path), threshold, args.top_k)
-        except ValueError as error:
-            results.append({"file": path, "error": str(error)})
-            failed += 1
-            continue
-        results.append({"file": path, "sound": found.name, "score": round(found.score, 4),
-                        "candidates": [{"name": n, "score": round(s, 4)}
-                                       for n, s in found.candidates]})
-
-    def lines(doc):
-        for r in doc["results"]:
-            if "error" in r:
-                yield f"{r['file']}: error: {r['error']}"
-            else:
-                others = "  ".join(f"{c['name']} {c['score']:.3f}" for c in r["candidates"])
-                yield f"{r['file']}: {r['sound']} {r['score']:.3f}  ({others})"
-    show(args, {"threshold": threshold, "results": results}, lines)
-    return 1 if failed else 0
