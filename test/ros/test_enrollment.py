@@ -28,12 +28,13 @@ def params(checkpoint, gallery):
 
 
 class Services:
-    """Clients of one speaker_id node's private services."""
+    """Clients of one node's private gallery services: speaker_id's, or (add="teach")
+    sound_events' (degram_ros/gallery_services.py serves both)."""
 
-    def __init__(self, bus, node_name="speaker_id"):
-        self.bus = bus
+    def __init__(self, bus, node_name="speaker_id", add="enroll"):
+        self.bus, self.add = bus, add
         self.clients = {kind: bus.node.create_client(srv, f"/{node_name}/{kind}")
-                        for kind, srv in (("enroll", Enroll), ("forget", Forget),
+                        for kind, srv in ((add, Enroll), ("forget", Forget),
                                           ("list", ListSpeakers))}
         for kind, client in self.clients.items():
             assert client.wait_for_service(timeout_sec=30), f"no /{node_name}/{kind} service"
@@ -47,7 +48,7 @@ class Services:
         samples = array.array("f")
         if audio is not None:
             samples.frombytes(np.asarray(audio, dtype="<f4").tobytes())
-        return self.call("enroll", Enroll.Request(name=name, audio=samples, sample_rate=rate,
+        return self.call(self.add, Enroll.Request(name=name, audio=samples, sample_rate=rate,
                                                   recent_seconds=recent_seconds))
 
     def forget(self, name):

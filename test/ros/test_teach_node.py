@@ -1,7 +1,6 @@
 """Taught sounds in the installed sound_events node, over real DDS: ~/teach, ~/forget, ~/list
 (the gallery services speaker_id enrolls voices with), a taught sound published like a built-in
 event with `taught` set, refusals that leave the node running, and `classes`."""
-import array
 import time
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 from ros_harness import AudioSource, NodeProcess  # skips this module without ROS
 from audio_common_msgs.msg import AudioDataStamped
 from degram_ros.msg import SoundEvents
-from degram_ros.srv import Enroll, Forget, ListSpeakers
+from test_enrollment import Services
 from test_nodes import wait_quiet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,30 +26,6 @@ def beeper(seconds: float, seed: int) -> np.ndarray:
     return (0.2 * tone * gate + 0.003 * rng.standard_normal(len(t))).astype(np.float32)
 
 
-class Services:
-    def __init__(self, bus, node_name="sound_events"):
-        self.bus = bus
-        self.clients = {kind: bus.node.create_client(srv, f"/{node_name}/{kind}")
-                        for kind, srv in (("teach", Enroll), ("forget", Forget),
-                                          ("list", ListSpeakers))}
-        for kind, client in self.clients.items():
-            assert client.wait_for_service(timeout_sec=30), f"no /{node_name}/{kind} service"
-
-    def call(self, kind, request):
-        future = self.clients[kind].call_async(request)
-        self.bus.wait_for(future.done, timeout=60, what=f"a reply from {kind}")
-        return future.result()
-
-    def teach(self, name, audio):
-        samples = array.array("f")
-        samples.frombytes(np.asarray(audio, dtype="<f4").tobytes())
-        return self.call("teach", Enroll.Request(name=name, audio=samples, sample_rate=RATE))
-
-    def close(self):
-        for client in self.clients.values():
-            self.bus.node.destroy_client(client)
-
-
 @pytest.fixture
 def sound_topic(bus):
     bus.listen(SoundEvents, "/sound_events")
@@ -64,17 +39,16 @@ def test_teach_a_sound_hear_it_named_and_refuse_bad_requests(bus, tmp_path, soun
     params = {"checkpoint": str(ROOT / "models" / "sound_events.pt"), "gallery": str(gallery),
               "classes": "dog"}
     node = NodeProcess("sound_events", params, tmp_path)
-    services = Services(bus)
+    services = Services(bus, "sound_events", add="teach")
     try:
         for count, seed in enumerate((1, 2), start=1):
-            reply = services.teach("beeper", beeper(3.0, seed))
+            reply = services.enroll("beeper", beeper(3.0, seed))  # through ~/teach
             assert reply.success and reply.clips == count, reply.message
-        listed = services.call("list", ListSpeakers.Request())
-        assert dict(zip(listed.names, listed.clips)) == {"beeper": 2}
+        assert services.list() == {"beeper": 2}
         for name, audio, reason in (("quiet", np.zeros(2 * RATE, np.float32), "sound"),
                                     ("short", beeper(0.2, 5), "too little"),
                                     ("Dog", beeper(2.0, 6), "built-in")):
-            reply = services.teach(name, audio)
+            reply = services.enroll(name, audio)
             assert not reply.success and reason in reply.message, (name, reply.message)
         assert node.alive(), node.output()
 
@@ -89,8 +63,8 @@ def test_teach_a_sound_hear_it_named_and_refuse_bad_requests(bus, tmp_path, soun
         # `classes: dog` keeps every other built-in class out; taught sounds always come
         assert all(e.taught or e.label == "dog" for e in events), events
 
-        assert services.call("forget", Forget.Request(name="beeper")).success
-        assert not services.call("forget", Forget.Request(name="beeper")).success
+        assert services.forget("beeper").success
+        assert not services.forget("beeper").success
     finally:
         services.close()
         assert node.stop() == 0, node.output()
