@@ -36,6 +36,8 @@ sys.path.insert(0, str(ROOT / "tools"))
 from degram_core import Classifier, load_audio  # noqa: E402
 from degram_core.galleries.enrollment import sound_embedding  # noqa: E402
 from prepare_sound_events import UNHEARD_ESC  # noqa: E402
+sys.path.insert(0, str(ROOT / "bench"))
+from speakers import mfcc_embed  # noqa: E402  (the same MFCC baseline as the speaker figures)
 
 DATA = ROOT.parent / "shared" / "data"
 GROUPS = {"train": ({"1", "2", "3"}, "F0m"), "validation": ({"4"}, "F6m"), "test": ({"5"}, "F12m")}
@@ -54,16 +56,6 @@ def clips(split: str) -> dict[str, list[Path]]:
             if r["position"] == position:
                 out.setdefault(r["kind"], []).append(DATA / "snu_b36" / r["file"])
     return out
-
-
-def mfcc_vectors(waves: list[np.ndarray]) -> np.ndarray:
-    """20 MFCCs, mean and standard deviation over time, standardised over the set."""
-    import librosa
-
-    rows = np.stack([np.concatenate([m.mean(1), m.std(1)]) for m in
-                     (librosa.feature.mfcc(y=w, sr=16000, n_mfcc=20) for w in waves)])
-    rows = (rows - rows.mean(0)) / (rows.std(0) + 1e-9)
-    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
 def figures(enrol: dict, test: dict, shots: int, draws: int, seed: int = 0,
@@ -157,7 +149,7 @@ def main() -> int:
 
     def degram(waves):
         return np.stack([sound_embedding(model, w, model.sample_rate, 2.0)[0] for w in waves])
-    for name, embed in (("degram", degram), ("mfcc", mfcc_vectors)):
+    for name, embed in (("degram", degram), ("mfcc", lambda waves: mfcc_embed(waves)[0])):
         waves = {k: [load_audio(p) for p in v] for k, v in enrol_files.items()}
         tests = {k: [load_audio(p) for p in v] for k, v in test_files.items()}
         flat = [w for k in sorted(waves) for w in waves[k]] + [w for k in sorted(tests) for w in tests[k]]

@@ -8,8 +8,9 @@ little else): it is every stage of the network pooled over time and frequency, a
 end's bands as mean and spread over time, each part standardised by the statistics of the
 model's training clips (meta `teach_stats`, written by `degram calibrate --teach`) and scaled
 to unit length, so that each level of detail counts alike. Five ESC-10 classes and five
-snu_b36 kinds a model never heard, three clips a class: 0.62 top-1 among ten against 0.54 for
-the last layer alone and 0.56 for MFCCs (bench/teach.py, validation; docs/teach.md).
+snu_b36 kinds a model never heard, three clips a class: 0.625 top-1 among ten against 0.573
+for MFCCs (bench/teach.py, validation, 20 draws; the last pooled layer alone gave 0.536 in a
+10-draw trial). Figures: docs/open_world.md.
 """
 from __future__ import annotations
 
