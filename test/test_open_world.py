@@ -309,3 +309,28 @@ def test_the_registry_names_the_speaker_embedding():
     model = build_model("degram-speaker", 7)
     assert "degram-speaker" in list_models()
     assert model.embedding_dim == 192 and isinstance(model.fc, AAMSoftmax)
+
+
+def test_each_class_gets_the_lowest_threshold_its_share_of_false_events_allows():
+    """choose_event_thresholds: rain, which validation speech calls at 0.70-0.80, must sit above
+    that; dog, never called there, keeps the floor; speech windows never hold speech against
+    itself; a background-best window reports nothing, so it never counts."""
+    from degram_core.scoring.calibration import choose_event_thresholds
+
+    labels = ["background", "dog", "rain", "speech"]
+    rng = np.random.default_rng(0)
+    speech = np.tile([0.0, 0.05, 0.0, 0.95], (240, 1))  # two minutes of windows at hop 0.5 s
+    speech[:40] = [0.0, 0.05, 0.75, 0.2]  # 40 windows rain at 0.75 (best class)
+    speech[40:60] = [0.0, 0.05, 0.8, 0.15]
+    quiet = np.tile([0.9, 0.05, 0.05, 0.0], (240, 1))
+    quiet[:30] = [0.7, 0.05, 0.05, 0.6]  # speech at 0.6, but background is best: reports nothing
+    events = [(np.tile([0.0, 0.6, 0.1, 0.3], (10, 1)), "dog"),
+              (np.tile([0.0, 0.0, 0.85, 0.15], (10, 1)), "rain")]
+    result = choose_event_thresholds(labels, [(speech, "speech"), (quiet, "background")] + events
+                                     + [(rng.permutation(speech), "speech")], 0.5, 1.0)
+    chosen = result["event_thresholds"]
+    assert chosen["dog"] == 0.5  # the floor: no negative window ever calls a dog
+    assert chosen["rain"] == pytest.approx(0.81)  # just above every false rain
+    assert chosen["speech"] == 0.5  # the background windows that score speech are background-best
+    assert result["event_window_recall"] == {"dog": 1.0, "rain": 1.0}
+    assert result["false_per_min"]["rain"] == 0.0

@@ -94,14 +94,15 @@ def run(args) -> int:
         # a label the model does not know (a class added to the data since) decides nothing
         items = [i for i in items if i.label in classifier.labels]
         clips = [(load_audio(i.path, classifier.sample_rate), i.label) for i in items]
-        result = calibrate.event_threshold(classifier, clips, args.window_s, args.hop_s,
-                                           args.max_false_per_min)
+        scored = calibrate.scored_clips(classifier, clips, args.window_s, args.hop_s)  # once
+        result = calibrate.choose_event_threshold(classifier.labels, scored, args.hop_s,
+                                                  args.max_false_per_min)
         values["event_threshold"] = result["event_threshold"]
         record["events"] = {**result, "manifest": args.events, "fold": args.fold,
                             "window_s": args.window_s, "hop_s": args.hop_s}
         if args.per_class:
-            result = calibrate.event_thresholds(classifier, clips, args.window_s, args.hop_s,
-                                                args.max_false_per_min)
+            result = calibrate.choose_event_thresholds(classifier.labels, scored, args.hop_s,
+                                                       args.max_false_per_min)
             values["event_thresholds"] = result["event_thresholds"]
             record["events_per_class"] = result
     if args.teach:

@@ -23,15 +23,27 @@ def window_probabilities(classifier, wave: np.ndarray, window_s: float, hop_s: f
     return classifier.probabilities(torch.from_numpy(batch))  # (W, C)
 
 
+def scored_clips(classifier, clips: list[tuple[np.ndarray, str]], window_s: float,
+                 hop_s: float) -> list[tuple[np.ndarray, str]]:
+    """(each clip's window probabilities (W, C), its label): what both threshold choices read,
+    so that choosing both scores every clip once."""
+    return [(window_probabilities(classifier, wave, window_s, hop_s), label) for wave, label in clips]
+
+
 def event_threshold(classifier, clips: list[tuple[np.ndarray, str]], window_s: float,
                     hop_s: float, max_false_per_min: float = 0.5) -> dict:
     """The lowest threshold at which windows of speech report at most `max_false_per_min`
     events other than speech, and windows of background at most that many events at all."""
-    labels = classifier.labels
+    return choose_event_threshold(classifier.labels, scored_clips(classifier, clips, window_s, hop_s),
+                                  hop_s, max_false_per_min)
+
+
+def choose_event_threshold(labels: list[str], scored: list[tuple[np.ndarray, str]], hop_s: float,
+                           max_false_per_min: float = 0.5) -> dict:
+    """event_threshold of clips already scored (scored_clips)."""
     wrong = {SPEECH: [], BACKGROUND: []}
     right, events = [], []  # per event window: its own class's score, and whether it is best
-    for wave, label in clips:
-        probs = window_probabilities(classifier, wave, window_s, hop_s)
+    for probs, label in scored:
         if label in wrong:
             allowed = {SPEECH} if label == SPEECH else set()
             wrong[label] += [wrong_score(p, labels, allowed) for p in probs]
@@ -57,11 +69,17 @@ def event_thresholds(classifier, clips: list[tuple[np.ndarray, str]], window_s: 
     (other than `speech` itself) and of validation background, so that all classes together
     stay within `max_false_per_min`; a dog is not held to what the noisiest class needs. With
     each, its window recall on the validation events (best class and over its threshold)."""
-    labels = classifier.labels
+    return choose_event_thresholds(classifier.labels,
+                                   scored_clips(classifier, clips, window_s, hop_s), hop_s,
+                                   max_false_per_min, floor)
+
+
+def choose_event_thresholds(labels: list[str], scored: list[tuple[np.ndarray, str]], hop_s: float,
+                            max_false_per_min: float = 0.5, floor: float = 0.5) -> dict:
+    """event_thresholds of clips already scored (scored_clips)."""
     negatives = {SPEECH: [], BACKGROUND: []}
     events: dict[str, list[np.ndarray]] = {}
-    for wave, label in clips:
-        probs = window_probabilities(classifier, wave, window_s, hop_s)
+    for probs, label in scored:
         (negatives[label] if label in negatives else events.setdefault(label, [])).append(probs)
     reportable = [k for k, label in enumerate(labels) if label != BACKGROUND]
     background = labels.index(BACKGROUND) if BACKGROUND in labels else -1
